@@ -1,0 +1,70 @@
+"""Send images from OpenAI code to Google Gemini: change three lines, nothing breaks.
+
+```python
+from openai_gemini_vision import OpenAI   # was: from openai import OpenAI
+client = OpenAI()                          # key from GEMINI_API_KEY
+client.chat.completions.create(model="gemini-2.5-flash", messages=...)
+```
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI, wrap
+from .detection import Detection, detect, draw_detections, parse_detections
+from .errors import (
+    BlockedURLError,
+    CorruptImageError,
+    FetchError,
+    GeminiVisionError,
+    ImageError,
+    ImageTooLargeError,
+    MissingAPIKeyError,
+    RequestTooLargeError,
+    TooManyImagesError,
+    UnsupportedImageError,
+)
+from .images import SUPPORTED_MIME_TYPES, PreparedImage
+from .policy import ImagePolicy
+from .prepare import PreparedRequest, aprepare_messages, prepare_messages
+from .sources import image_part, load_image
+from .tokens import TokenEstimate, estimate_image_tokens, estimate_tokens
+
+try:
+    __version__ = version("openai-gemini-vision")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "GEMINI_BASE_URL",
+    "SUPPORTED_MIME_TYPES",
+    "AsyncOpenAI",
+    "BlockedURLError",
+    "CorruptImageError",
+    "Detection",
+    "FetchError",
+    "GeminiVisionError",
+    "ImageError",
+    "ImagePolicy",
+    "ImageTooLargeError",
+    "MissingAPIKeyError",
+    "OpenAI",
+    "PreparedImage",
+    "PreparedRequest",
+    "RequestTooLargeError",
+    "TokenEstimate",
+    "TooManyImagesError",
+    "UnsupportedImageError",
+    "__version__",
+    "aprepare_messages",
+    "detect",
+    "draw_detections",
+    "estimate_image_tokens",
+    "estimate_tokens",
+    "image_part",
+    "load_image",
+    "parse_detections",
+    "prepare_messages",
+    "wrap",
+]

@@ -1,0 +1,20 @@
+"""The `ogv` command line: ask about images, estimate tokens, caption folders, draw boxes.
+
+Each command lives in its own module; `_common` maps library errors to exit codes in
+one place.
+"""
+
+from __future__ import annotations
+
+from ._common import main, ogv
+from .ask import ask
+from .caption import caption
+from .detect import detect
+from .tokens import tokens
+
+ogv.add_command(ask)
+ogv.add_command(tokens)
+ogv.add_command(caption)
+ogv.add_command(detect)
+
+__all__ = ["main", "ogv"]

@@ -1,0 +1,43 @@
+"""Tiny images made in the tests: every format and mode, with or without EXIF orientation."""
+
+from __future__ import annotations
+
+import io
+import random
+
+from PIL import Image
+
+
+def photo(width: int = 64, height: int = 48, *, seed: int = 0, mode: str = "RGB") -> Image.Image:
+    """A small image with a gradient and noise, so it compresses like a photo and has no symmetry."""
+    rng = random.Random(seed)
+    im = Image.new("RGB", (width, height))
+    im.putdata(
+        [
+            (
+                (x * 255 // max(1, width - 1) + rng.randrange(32)) % 256,
+                (y * 255 // max(1, height - 1) + rng.randrange(32)) % 256,
+                rng.randrange(256),
+            )
+            for y in range(height)
+            for x in range(width)
+        ]
+    )
+    return im.convert(mode) if mode != "RGB" else im
+
+
+def encode(im: Image.Image, fmt: str, *, orientation: int | None = None, **save: object) -> bytes:
+    """`im` saved as `fmt` ("PNG", "JPEG", "GIF", ...), with an EXIF Orientation tag if given."""
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        save["exif"] = exif.tobytes()
+    buf = io.BytesIO()
+    im.save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+def image_bytes(fmt: str = "PNG", width: int = 64, height: int = 48, **save: object) -> bytes:
+    """A small photo-like image encoded as `fmt`."""
+    mode = "RGB" if fmt in {"JPEG", "BMP", "PPM"} else "RGBA" if fmt == "ICO" else "RGB"
+    return encode(photo(width, height, mode=mode), fmt, **save)
