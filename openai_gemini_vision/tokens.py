@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from .policy import ImagePolicy
 
-__all__ = ["TokenEstimate", "estimate_image_tokens", "estimate_tokens"]
+__all__ = ["TokenEstimate", "estimate_image_tokens", "estimate_prepared", "estimate_tokens"]
 
 
 class TokenEstimate(BaseModel):
@@ -35,4 +35,15 @@ def estimate_tokens(
     messages: Iterable[Any], model: str, *, policy: ImagePolicy | None = None
 ) -> TokenEstimate:
     """Estimate a chat request's tokens from headers only, never decoding an image."""
+    raise NotImplementedError
+
+
+def estimate_prepared(
+    messages: list[dict[str, Any]], sizes: list[tuple[int, int]], model: str
+) -> TokenEstimate:
+    """Estimate for messages whose images are already prepared, at their sizes as sent.
+
+    `messages` are plain dicts (from `messages.copy_messages`); `sizes` are the
+    (width, height) of each image in message order. Used by `prepare_messages`.
+    """
     raise NotImplementedError

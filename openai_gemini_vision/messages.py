@@ -1,0 +1,119 @@
+"""Reading OpenAI chat messages: a private copy to rewrite, and where the images are.
+
+Messages arrive as dicts, openai's typed params (which are dicts at run time) or
+pydantic models (a `ChatCompletionMessage` fed back into the next turn). `copy_messages`
+turns them into plain dicts and lists without touching the caller's objects;
+`image_slots` finds every place an image sits, so the preparer and the token estimator
+walk messages the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+__all__ = ["ImageSlot", "copy_messages", "image_slots", "text_of"]
+
+# Content-list items that are images themselves, in the google-genai habit
+# `["What is this?", image]`. They cannot come from JSON, so they are trusted.
+_RAW_IMAGE_TYPES = (Image.Image, os.PathLike, bytes, bytearray, memoryview)
+
+
+@dataclass
+class ImageSlot:
+    """One image in a message: the content list holding it, and its position there."""
+
+    content: list[Any]
+    index: int
+    source: Any
+    """The `image_url.url` string, or the raw object (PIL image, Path, bytes)."""
+    detail: str | None
+    """The part's own `image_url.detail`, if any."""
+
+    @property
+    def is_raw(self) -> bool:
+        """Whether the image is a Python object rather than a URL string from JSON."""
+        return not isinstance(self.source, str)
+
+    def replace(self, part: dict[str, Any]) -> None:
+        """Put `part` where this image was."""
+        self.content[self.index] = part
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy made of dicts and lists; pydantic models become their JSON-ready dicts."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, _RAW_IMAGE_TYPES):
+        return value
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return _plain(model_dump(exclude_unset=True, mode="json"))
+    return value
+
+
+def copy_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """The messages as new plain dicts and lists; the caller's objects stay untouched."""
+    if isinstance(messages, str | bytes | Mapping):
+        raise TypeError(
+            "messages must be a list of message dicts, e.g. "
+            '[{"role": "user", "content": [...]}], not a single '
+            f"{type(messages).__name__}."
+        )
+    copied = [_plain(message) for message in messages]
+    for position, message in enumerate(copied):
+        if not isinstance(message, dict):
+            raise TypeError(
+                f"messages[{position}] is a {type(message).__name__}; each message must be a "
+                'dict such as {"role": "user", "content": "..."}.'
+            )
+    return copied
+
+
+def image_slots(messages: list[dict[str, Any]]) -> Iterator[ImageSlot]:
+    """Every image in copied messages, in message order."""
+    for message in messages:
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for index, part in enumerate(content):
+            if isinstance(part, _RAW_IMAGE_TYPES):
+                yield ImageSlot(content, index, part, None)
+            elif isinstance(part, dict) and part.get("type") == "image_url":
+                image_url = part.get("image_url")
+                if isinstance(image_url, str):  # a loose but common spelling
+                    yield ImageSlot(content, index, image_url, None)
+                elif isinstance(image_url, dict) and "url" in image_url:
+                    detail = image_url.get("detail")
+                    yield ImageSlot(
+                        content,
+                        index,
+                        image_url["url"],
+                        detail if isinstance(detail, str) else None,
+                    )
+
+
+def text_of(messages: list[dict[str, Any]]) -> str:
+    """All the text a request carries (contents, text parts, tool-call arguments), joined."""
+    pieces: list[str] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            pieces.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, str):
+                    pieces.append(part)
+                elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                    pieces.append(part["text"])
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                pieces.extend(str(function.get(key, "")) for key in ("name", "arguments"))
+    return "\n".join(pieces)
