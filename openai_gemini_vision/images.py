@@ -26,6 +26,7 @@ __all__ = [
     "ImageInfo",
     "PreparedImage",
     "fit_within",
+    "payload_placeholder",
     "planned_size",
     "probe",
 ]
@@ -179,6 +180,15 @@ def planned_size(
     return width, height
 
 
+def payload_placeholder(mime_type: str, data: bytes) -> str:
+    """An image payload as people read it: `<image/jpeg 38,112 bytes sha256:ab12cd34ef567890>`.
+
+    Shown wherever base64 would drown the rest (`ogv ask --dry-run`, recorded requests);
+    16 hex digits of the digest tell images apart without filling the line.
+    """
+    return f"<{mime_type} {len(data):,} bytes sha256:{hashlib.sha256(data).hexdigest()[:16]}>"
+
+
 class PreparedImage(BaseModel):
     """An image ready for Gemini: the bytes as sent, and what was done to them."""
 
@@ -216,6 +226,11 @@ class PreparedImage(BaseModel):
     def data_url(self) -> str:
         """`data:<mime>;base64,...`: what goes into `image_url.url`."""
         return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    @property
+    def placeholder(self) -> str:
+        """This image's payload in short: `<image/jpeg 38,112 bytes sha256:ab12cd34ef567890>`."""
+        return payload_placeholder(self.mime_type, self.data)
 
     @property
     def encoded_size(self) -> int:
