@@ -104,6 +104,11 @@ def _mime_for(im: Image.Image, data: bytes) -> str:
 
 
 def _orientation(im: Image.Image) -> int:
+    if im.format == "PNG" and "exif" not in im.info:
+        # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the
+        # image data; the PNG spec (3rd ed., chunk ordering) puts eXIf before IDAT, where
+        # the header read has already found it.
+        return 1
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - corrupt EXIF must not make a readable image unreadable
