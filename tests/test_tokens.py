@@ -278,6 +278,17 @@ def test_detail_low_shrinks_tokens() -> None:
     assert part_wins.per_image == [6 * 258]
 
 
+def test_detail_low_leaves_gemini_3_figure() -> None:
+    """On Gemini 3 the figure depends on media resolution, not size: detail "low" keeps 1120."""
+    url = _data_url(_flat("JPEG", 1600, 1200), "image/jpeg")
+    estimate = estimate_tokens(_user(_image_part(url, "low")), "gemini-3-pro-preview")
+    assert estimate.images[0].size == (384, 288)
+    assert estimate.per_image == [1120]
+    low = estimate_tokens(_user(_image_part(url)), "gemini-3-pro-preview", media_resolution="low")
+    assert low.per_image == [280]
+    assert low.media_resolution == "low"
+
+
 def test_orientation_swaps_sides() -> None:
     """An EXIF quarter turn is priced at the upright size; fix_orientation=False keeps the stored one."""
     data = encode(photo(900, 300), "JPEG", orientation=6)
