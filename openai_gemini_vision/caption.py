@@ -1,0 +1,373 @@
+"""Captioning many image files with one prompt: bounded concurrency, resume, 429 back-off.
+
+The engine behind `ogv caption`. Each file is read once (its sha256 is the resume key),
+prepared in a worker thread, sent through the async client, and its answer appended to
+the results file (`ledger.py`) the moment it arrives. A rerun skips what the file
+already answers for the same bytes, prompt and model; identical files are asked about once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import hashlib
+import os
+import signal
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx2
+import openai
+from PIL import Image
+
+from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
+from .limiter import AdaptiveLimiter
+from .policy import ImagePolicy
+from .prepare import prepare_messages
+
+__all__ = [
+    "IMAGE_FORMATS",
+    "CaptionSummary",
+    "Captioner",
+    "FoundImages",
+    "Outcome",
+    "find_images",
+    "is_image_file",
+    "run_sync",
+]
+
+#: Formats recognised by their magic bytes when scanning folders (Pillow's names). Formats
+#: Pillow opens without a signature (TGA, ...) are left out: any binary file could match.
+IMAGE_FORMATS = (
+    "PNG",
+    "JPEG",
+    "WEBP",
+    "HEIF",
+    "AVIF",
+    "GIF",
+    "BMP",
+    "TIFF",
+    "ICO",
+    "JPEG2000",
+    "PPM",
+    "QOI",
+)
+
+Outcome = Literal["answered", "skipped", "reused", "failed"]
+
+#: Errors no other image will escape (a bad key, a wrong model or endpoint, no network):
+#: the run stops instead of writing the same failure for every image.
+_FATAL = (
+    openai.AuthenticationError,
+    openai.PermissionDeniedError,
+    openai.NotFoundError,
+    openai.APIConnectionError,
+)
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """Whether the file starts like an image (header only; the extension does not matter)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path, formats=IMAGE_FORMATS):
+                return True
+    except Exception:  # noqa: BLE001 - whatever Pillow raises, a file it cannot open is no image
+        return False
+
+
+@dataclass
+class FoundImages:
+    """Image files found under the given paths, and files passed over as not images."""
+
+    files: list[str] = field(default_factory=list)
+    not_images: list[str] = field(default_factory=list)
+
+
+def _expand(pattern: str) -> list[str]:
+    if os.path.exists(pattern):
+        return [pattern]
+    # The shell expands globs before we see them, except when quoted or on Windows.
+    if glob.has_magic(pattern):
+        return sorted(glob.glob(pattern, recursive=True))
+    return []
+
+
+def _walk(folder: str) -> Iterator[str]:
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            yield os.path.join(root, name)
+
+
+def find_images(paths: Iterable[str]) -> FoundImages:
+    """Files, folders (recursively) and globs -> the image files among them, in a stable order.
+
+    Raises FileNotFoundError naming the first path that matches nothing.
+    """
+    found = FoundImages()
+    seen: set[str] = set()
+    for pattern in paths:
+        matches = _expand(pattern)
+        if not matches:
+            raise FileNotFoundError(f"No such file, folder or glob match: {pattern}")
+        for match in matches:
+            candidates = _walk(match) if os.path.isdir(match) else iter([match])
+            for candidate in candidates:
+                real = os.path.realpath(candidate)
+                if real in seen:
+                    continue
+                seen.add(real)
+                (found.files if is_image_file(candidate) else found.not_images).append(candidate)
+    return found
+
+
+@dataclass
+class CaptionSummary:
+    """How a run went, for the closing lines and the exit code."""
+
+    total: int = 0
+    answered: int = 0
+    skipped: int = 0
+    reused: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    """Path -> one-line error, for every image whose line records a failure."""
+    throttled: int = 0
+    """429 responses seen (each retried by the SDK while retries lasted)."""
+    lowest_concurrency: int = 0
+    interrupted: bool = False
+    cut_bytes: int = 0
+    """Bytes of a torn last line (left by a killed run) removed from the results file."""
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Images with an outcome so far."""
+        return self.answered + self.skipped + self.reused + len(self.failed)
+
+
+def _read(path: str) -> tuple[bytes, str]:
+    data = Path(path).read_bytes()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+class Captioner:
+    """Asks one prompt about many image files and appends each answer to a JSONL file."""
+
+    def __init__(
+        self,
+        *,
+        client_factory: Callable[..., openai.AsyncOpenAI],
+        prompt: str,
+        model: str,
+        out: Path,
+        policy: ImagePolicy | None = None,
+        concurrency: int = 8,
+        on_progress: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        """Args:
+        client_factory: builds the async client; called with `http_client=` so the
+            captioner can watch every response (429s) including the SDK's retries.
+        on_progress: called once per image as it finishes.
+        """
+        self.client_factory = client_factory
+        self.prompt = prompt
+        self.model = model
+        self.out = out
+        self.policy = policy
+        self.limiter = AdaptiveLimiter(concurrency)
+        self.on_progress = on_progress
+        self.summary = CaptionSummary(lowest_concurrency=concurrency)
+        self._answered = Answered()
+        self._inflight: dict[ResumeKey, asyncio.Future[Record | None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fatal: BaseException | None = None
+
+    def request_stop(self) -> None:
+        """Stop soon (Ctrl-C): cancel requests in flight; lines already answered still land."""
+        self.summary.interrupted = True
+        self._cancel_others()
+
+    def _cancel_others(self) -> None:
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+
+    async def run(self, files: list[str]) -> CaptionSummary:
+        """Caption `files`; raises the first error that would fail every image."""
+        started = time.perf_counter()
+        self.summary.total = len(files)
+        http_client = openai.DefaultAsyncHttpxClient(event_hooks={"response": [self._watch]})
+        try:
+            client = self.client_factory(http_client=http_client)
+        except BaseException:
+            await http_client.aclose()
+            raise
+        async with client:
+            # Opened only once the client exists: a missing key leaves no file behind.
+            writer = LedgerWriter(self.out)
+            self.summary.cut_bytes = writer.cut_bytes
+            self._answered = read_ledger(self.out)
+            queue = iter(files)
+            self._tasks = [
+                asyncio.create_task(self._worker(queue, client, writer))
+                for _ in range(self.limiter.maximum)
+            ]
+            try:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            finally:
+                await writer.aclose()
+                self.summary.seconds = time.perf_counter() - started
+        if self._fatal is not None:
+            raise self._fatal
+        return self.summary
+
+    async def _watch(self, response: httpx2.Response) -> None:
+        if response.status_code == 429:
+            self.summary.throttled += 1
+            self.limiter.throttled()
+            self.summary.lowest_concurrency = min(
+                self.summary.lowest_concurrency, self.limiter.limit
+            )
+        elif response.is_success:
+            self.limiter.succeeded()
+
+    async def _worker(
+        self, queue: Iterator[str], client: openai.AsyncOpenAI, writer: LedgerWriter
+    ) -> None:
+        try:
+            for path in queue:
+                if self._fatal is not None or self.summary.interrupted:
+                    return
+                outcome = await self._one(path, client, writer)
+                if outcome is not None and self.on_progress is not None:
+                    self.on_progress(outcome)
+        except Exception as exc:  # noqa: BLE001 - e.g. the results file cannot be written
+            self._fatal = self._fatal or exc
+            self._cancel_others()
+
+    async def _one(
+        self, path: str, client: openai.AsyncOpenAI, writer: LedgerWriter
+    ) -> Outcome | None:
+        try:
+            data, sha256 = await asyncio.to_thread(_read, path)
+        except OSError as exc:
+            return await self._write(writer, self._record(path, None, error=_error_text(exc)))
+        key = (sha256, self.prompt, self.model)
+        if (path, key) in self._answered.paths:
+            self.summary.skipped += 1
+            return "skipped"
+        earlier = self._answered.by_key.get(key)
+        if earlier is None and key in self._inflight:
+            earlier = await self._inflight[key]
+        if earlier is not None:
+            return await self._write(writer, self._reuse(path, earlier))
+        pending: asyncio.Future[Record | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = pending
+        record: Record | None = None
+        try:
+            async with self.limiter:
+                record = await self._ask(path, data, sha256, client)
+            if record is None:
+                return None
+            return await self._write(writer, record)
+        finally:
+            pending.set_result(record if record is not None and succeeded(record) else None)
+            del self._inflight[key]
+
+    async def _ask(
+        self, path: str, data: bytes, sha256: str, client: openai.AsyncOpenAI
+    ) -> Record | None:
+        messages = [{"role": "user", "content": [data, {"type": "text", "text": self.prompt}]}]
+        try:
+            prepared = await asyncio.to_thread(
+                prepare_messages, messages, model=self.model, policy=self.policy
+            )
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
+            return self._record(path, sha256, error=_error_text(exc))
+        base = self._record(path, sha256)
+        base["estimate"] = prepared.estimate.model_dump(mode="json")
+        base["changes"] = [change for image in prepared.images for change in image.changes]
+        try:
+            response = await client.chat.completions.create(
+                model=self.model,
+                messages=prepared.messages,  # type: ignore[arg-type]
+            )
+        except _FATAL as exc:
+            self._fatal = self._fatal or exc
+            self._cancel_others()
+            return None
+        except openai.OpenAIError as exc:
+            return {**base, "error": _error_text(exc)}
+        choice = response.choices[0] if response.choices else None
+        text = choice.message.content if choice is not None else None
+        usage = response.usage.model_dump(mode="json") if response.usage else None
+        if text is None:
+            reason = choice.finish_reason if choice is not None else "no choices"
+            return {**base, "usage": usage, "error": f"No text in the answer ({reason})."}
+        return {**base, "text": text, "usage": usage}
+
+    def _record(self, path: str, sha256: str | None, *, error: str | None = None) -> Record:
+        return {
+            "path": path,
+            "sha256": sha256,
+            "model": self.model,
+            "prompt": self.prompt,
+            "text": None,
+            "usage": None,
+            "estimate": None,
+            "changes": [],
+            "error": error,
+        }
+
+    def _reuse(self, path: str, earlier: Record) -> Record:
+        """A line for `path` carrying the answer already given for the same bytes."""
+        fields = ("sha256", "text", "usage", "estimate", "changes")
+        record = self._record(path, None) | {name: earlier.get(name) for name in fields}
+        record["same_as"] = earlier.get("path")
+        return record
+
+    async def _write(self, writer: LedgerWriter, record: Record) -> Outcome:
+        # Counted before the await: a Ctrl-C arriving during the write cannot stop the
+        # line from landing (see LedgerWriter.append), so the summary must include it.
+        outcome = self._count(record)
+        await writer.append(record)
+        return outcome
+
+    def _count(self, record: Record) -> Outcome:
+        if succeeded(record):
+            self._answered.add(record)
+            if "same_as" in record:
+                self.summary.reused += 1
+                return "reused"
+            self.summary.answered += 1
+            return "answered"
+        self.summary.failed[str(record["path"])] = str(record["error"])
+        return "failed"
+
+
+def run_sync(captioner: Captioner, files: list[str]) -> CaptionSummary:
+    """Run `captioner` to the end; Ctrl-C (SIGINT) stops it cleanly instead of raising."""
+    return asyncio.run(_run_with_signals(captioner, files))
+
+
+async def _run_with_signals(captioner: Captioner, files: list[str]) -> CaptionSummary:
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, captioner.request_stop)
+    # pragma: no cover - Windows, or not the main thread: Ctrl-C raises as usual there
+    except (NotImplementedError, RuntimeError):
+        return await captioner.run(files)
+    try:
+        return await captioner.run(files)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
