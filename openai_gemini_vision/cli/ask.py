@@ -1,14 +1,210 @@
-"""`ogv ask`."""
-# CONTRACT STUB: filled in by the work on this command.
+"""`ogv ask`: one question about one or more images, the answer on stdout, the cost on stderr."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
 
-__all__ = ["ask"]
+from ..client import GEMINI_BASE_URL
+from ..images import PreparedImage, payload_placeholder
+from ..messages import copy_messages, image_slots
+from ..policy import Detail
+from ..prepare import PreparedRequest, prepare_messages
+from ._common import api_options, cli_policy, detail_option, make_client
+
+__all__ = ["ask", "describe_image", "show_payloads"]
+
+_URL_PREFIXES = ("http://", "https://")
 
 
-@click.command()
-def ask() -> None:
-    """Not yet available."""
-    raise click.UsageError("'ogv ask' is not available yet.")
+def _image_item(source: str, read_stdin: Any) -> Any:
+    """A content-list item for one IMAGE argument: bytes, a Path, or an image_url part."""
+    if source == "-":
+        data = read_stdin()
+        if not data:
+            raise click.BadParameter("'-' reads the image from stdin, but stdin was empty.")
+        return data
+    if source.startswith((*_URL_PREFIXES, "data:")):
+        return {"type": "image_url", "image_url": {"url": source}}
+    path = Path(source)
+    if not path.is_file():
+        raise click.BadParameter(
+            f"No such file: {source} (pass an image path, an http(s) URL, or - for stdin).",
+            param_hint="IMAGE",
+        )
+    return path
+
+
+def _placeholder(url: str) -> str:
+    """A data URL's payload in short; anything that is not one is shown as it is."""
+    head, sep, payload = url.partition(";base64,")
+    if not (url.startswith("data:") and sep):
+        return url
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return url
+    return payload_placeholder(head.removeprefix("data:"), data)
+
+
+def show_payloads(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of prepared messages with each base64 image shown as a short placeholder."""
+    shown = copy_messages(messages)
+    for slot in image_slots(shown):
+        if isinstance(slot.source, str):
+            part = slot.content[slot.index]
+            part["image_url"] = {**part["image_url"], "url": _placeholder(slot.source)}
+    return shown
+
+
+def describe_image(number: int, image: PreparedImage) -> str:
+    """One line: where an image came from, its size before and after, and what was changed."""
+    label = f"image {number}" + (f" ({image.source})" if image.source else "")
+    before = f"{image.original_width}x{image.original_height} {image.original_format}"
+    after = f"{image.width}x{image.height} {image.mime_type}, {image.byte_size:,} bytes"
+    changed = "; ".join(image.changes) if image.changes else "sent as is"
+    return f"{label}: {before} -> {after}: {changed}"
+
+
+def _report(prepared: PreparedRequest, usage: Any, *, sent: bool = True) -> None:
+    estimate = prepared.estimate
+    line = (
+        f"tokens: {estimate.total_tokens:,} estimated before the call "
+        f"({estimate.image_tokens:,} image + {estimate.text_tokens:,} text)"
+    )
+    if not sent:
+        line += "; dry run, nothing sent"
+    elif usage is None:
+        line += "; the response reported no usage"
+    else:
+        line += (
+            f"; usage.prompt_tokens {usage.prompt_tokens:,} "
+            f"(completion {usage.completion_tokens:,}, total {usage.total_tokens:,})"
+        )
+    click.echo(line, err=True)
+    for number, image in enumerate(prepared.images, 1):
+        click.echo(describe_image(number, image), err=True)
+
+
+def _request_body(prepared: PreparedRequest, model: str, stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"messages": prepared.messages, "model": model}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  ogv ask photo.jpg --prompt "What is in this picture?"
+  ogv ask before.png after.png --prompt "What changed?" --detail low
+  curl -s https://example.com/cat.webp | ogv ask - --prompt "Describe it" --json
+  ogv ask scan.heic --prompt "Transcribe the text" --dry-run"""
+)
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--prompt", "-p", required=True, help="The question to ask about the images.")
+@click.option("--system", metavar="TEXT", help="A system instruction sent before the question.")
+@detail_option
+@click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Print the answer as it arrives [default: when stdout is a terminal].",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the request as it would be sent (images in short) and its estimate; "
+    "no key, no network.",
+)
+@api_options
+def ask(
+    images: tuple[str, ...],
+    prompt: str,
+    system: str | None,
+    detail: Detail,
+    as_json: bool,
+    stream: bool | None,
+    dry_run: bool,
+    model: str,
+    base_url: str | None,
+) -> None:
+    """Ask Gemini about IMAGE files, http(s) URLs, or - (image bytes on stdin).
+
+    The answer goes to stdout; the token estimate next to the billed prompt
+    tokens, and what was done to each image, go to stderr.
+    """
+    if as_json and stream:
+        raise click.UsageError("--json prints the whole response at once; drop --stream.")
+    if images.count("-") > 1:
+        raise click.BadParameter("stdin ('-') can hold only one image.", param_hint="IMAGE")
+    if dry_run:
+        for source in images:
+            if source.startswith(_URL_PREFIXES):
+                raise click.UsageError(
+                    f"--dry-run works offline and cannot fetch {source}; "
+                    "download it and pass the file instead."
+                )
+    if stream is None:
+        stream = not as_json and sys.stdout.isatty()
+
+    content: list[Any] = [_image_item(source, sys.stdin.buffer.read) for source in images]
+    # Google's vision guide: with one image, put the text prompt after the image.
+    content.append({"type": "text", "text": prompt})
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    policy = cli_policy(detail)
+    prepared = prepare_messages(messages, model=model, policy=policy)
+
+    if dry_run:
+        body = _request_body(prepared, model, stream)
+        body["messages"] = show_payloads(prepared.messages)
+        url = base_url or os.environ.get("GEMINI_BASE_URL") or GEMINI_BASE_URL
+        click.echo(f"POST {url.rstrip('/')}/chat/completions (dry run: not sent)", err=True)
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        _report(prepared, None, sent=False)
+        return
+
+    with make_client(base_url, policy=policy) as client:
+        usage = (
+            _stream(client, prepared, model) if stream else _once(client, prepared, model, as_json)
+        )
+    _report(prepared, usage)
+
+
+def _once(client: Any, prepared: PreparedRequest, model: str, as_json: bool) -> Any:
+    response = client.chat.completions.create(**_request_body(prepared, model, stream=False))
+    if as_json:
+        click.echo(response.model_dump_json(indent=2, exclude_unset=True))
+    elif response.choices:
+        choice = response.choices[0]
+        click.echo(choice.message.content or "")
+        if choice.message.content is None:
+            click.echo(
+                f"ogv: the answer holds no text (finish_reason={choice.finish_reason}).", err=True
+            )
+    return response.usage
+
+
+def _stream(client: Any, prepared: PreparedRequest, model: str) -> Any:
+    usage = None
+    out = sys.stdout
+    with client.chat.completions.create(**_request_body(prepared, model, stream=True)) as chunks:
+        for chunk in chunks:
+            # Gemini sends usage on every chunk; the last one is the total.
+            usage = chunk.usage or usage
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    out.write(choice.delta.content)
+                    out.flush()
+    out.write("\n")
+    return usage

@@ -1,14 +1,174 @@
-"""`ogv caption`."""
-# CONTRACT STUB: filled in by the work on this command.
+"""`ogv caption`: one prompt over many image files, one JSON line per image, resumable."""
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from ..caption import Captioner, CaptionSummary, find_images, run_sync
+from ..policy import Detail
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    api_options,
+    cli_policy,
+    detail_option,
+    make_async_client,
+)
 
 __all__ = ["caption"]
 
+# How many failed images the summary lists by name before it says "and N more".
+_LISTED_FAILURES = 20
 
-@click.command()
-def caption() -> None:
-    """Not yet available."""
-    raise click.UsageError("'ogv caption' is not available yet.")
+
+class _RateColumn(ProgressColumn):
+    """Images per second, averaged by rich over the last half minute."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "- img/s", style="progress.data.speed")
+
+
+def _summary_lines(summary: CaptionSummary, out: Path) -> list[str]:
+    lines = [
+        f"{summary.done:,} of {summary.total:,} images in {summary.seconds:.1f} s: "
+        f"{summary.answered:,} answered, {summary.skipped:,} already in {out}, "
+        f"{summary.reused:,} identical to another, {len(summary.failed):,} failed."
+    ]
+    if summary.cut_bytes:
+        lines.append(
+            f"Removed an unfinished last line ({summary.cut_bytes:,} bytes) left by an interrupted run."
+        )
+    if summary.throttled:
+        lines.append(
+            f"Rate limit: {summary.throttled:,} answers were 429 and retried; "
+            f"concurrency went down to {summary.lowest_concurrency}."
+        )
+    if summary.failed:
+        lines.append("Failed (rerun the same command to retry them):")
+        listed = list(summary.failed.items())
+        lines += [f"  {path}: {error}" for path, error in listed[:_LISTED_FAILURES]]
+        if len(listed) > _LISTED_FAILURES:
+            lines.append(f"  ... and {len(listed) - _LISTED_FAILURES:,} more (see {out}).")
+    if summary.interrupted:
+        lines.append("Stopped by Ctrl-C; rerun the same command to finish the rest.")
+    return lines
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  ogv caption photos/ --prompt "One-line caption" --out captions.jsonl
+  ogv caption 'shots/**/*.png' --prompt "Alt text, under 120 characters" \\
+      --out alt.jsonl --concurrency 16 --detail low
+\b
+Rerun the same command to resume: images already answered for the same
+bytes, prompt and model are skipped; failed ones are tried again.
+Exit status: 0 all answered, 1 some failed, 2 usage error, 130 Ctrl-C."""
+)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--prompt", "-p", required=True, help="What to ask about every image.")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON Lines file to append results to (and resume from).",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once (lowered by itself on repeated 429s).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=4,
+    show_default=True,
+    help="Retries per request on 429, 5xx and connection errors.",
+)
+@detail_option
+@api_options
+@click.pass_context
+def caption(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    prompt: str,
+    out: Path,
+    concurrency: int,
+    max_retries: int,
+    detail: Detail,
+    model: str,
+    base_url: str | None,
+) -> None:
+    """Caption image files, folders (recursively) and globs; one JSON line per image.
+
+    Each line holds path, sha256, model, prompt, text, usage, estimate, changes
+    and error. Folders are searched for image files by their content, whatever
+    their names.
+    """
+    try:
+        found = find_images(paths)
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="PATH") from None
+    named = set(paths)
+    passed_over = [path for path in found.not_images if path in named]
+    for path in passed_over:
+        click.echo(f"ogv: skipping {path}: not an image file.", err=True)
+    if not found.files:
+        raise click.UsageError(
+            f"No image files in {', '.join(paths)}; pass image files or folders holding them."
+        )
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("captioning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    task = progress.add_task("caption", total=len(found.files))
+
+    def advance(_: Any) -> None:
+        progress.advance(task)
+
+    captioner = Captioner(
+        client_factory=partial(
+            make_async_client, base_url, policy=cli_policy(detail), max_retries=max_retries
+        ),
+        prompt=prompt,
+        model=model,
+        out=out,
+        policy=cli_policy(detail),
+        concurrency=concurrency,
+        on_progress=advance,
+    )
+    with progress:
+        summary = run_sync(captioner, found.files)
+    for line in _summary_lines(summary, out):
+        click.echo(line, err=True)
+    if summary.interrupted:
+        ctx.exit(EXIT_INTERRUPTED)
+    ctx.exit(EXIT_FAILED if summary.failed else EXIT_OK)
