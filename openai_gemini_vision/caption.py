@@ -362,8 +362,14 @@ def run_sync(captioner: Captioner, files: list[str]) -> CaptionSummary:
 
 async def _run_with_signals(captioner: Captioner, files: list[str]) -> CaptionSummary:
     loop = asyncio.get_running_loop()
+
+    def first_interrupt() -> None:
+        captioner.request_stop()
+        # A second Ctrl-C is someone who will not wait: Python's own KeyboardInterrupt.
+        loop.remove_signal_handler(signal.SIGINT)
+
     try:
-        loop.add_signal_handler(signal.SIGINT, captioner.request_stop)
+        loop.add_signal_handler(signal.SIGINT, first_interrupt)
     # pragma: no cover - Windows, or not the main thread: Ctrl-C raises as usual there
     except (NotImplementedError, RuntimeError):
         return await captioner.run(files)

@@ -45,12 +45,15 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:.1f} img/s" if speed else "- img/s", style="progress.data.speed")
 
 
-def _summary_lines(summary: CaptionSummary, out: Path) -> list[str]:
+def _summary_lines(summary: CaptionSummary, out: Path, passed_over: int) -> list[str]:
     lines = [
         f"{summary.done:,} of {summary.total:,} images in {summary.seconds:.1f} s: "
         f"{summary.answered:,} answered, {summary.skipped:,} already in {out}, "
         f"{summary.reused:,} identical to another, {len(summary.failed):,} failed."
     ]
+    if passed_over:
+        what = "file that is not an image" if passed_over == 1 else "files that are not images"
+        lines.append(f"Passed over {passed_over:,} {what}.")
     if summary.cut_bytes:
         lines.append(
             f"Removed an unfinished last line ({summary.cut_bytes:,} bytes) left by an interrupted run."
@@ -167,7 +170,7 @@ def caption(
     )
     with progress:
         summary = run_sync(captioner, found.files)
-    for line in _summary_lines(summary, out):
+    for line in _summary_lines(summary, out, len(found.not_images)):
         click.echo(line, err=True)
     if summary.interrupted:
         ctx.exit(EXIT_INTERRUPTED)
