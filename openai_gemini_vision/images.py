@@ -29,6 +29,7 @@ __all__ = [
     "payload_placeholder",
     "planned_size",
     "probe",
+    "shrink_step",
 ]
 
 #: The only image types Gemini's endpoint takes; its own rejection text lists them:
@@ -100,6 +101,10 @@ def _mime_for(im: Image.Image, data: bytes) -> str:
     fmt = im.format or ""
     if fmt == "HEIF":
         return _heif_mime(data)
+    if fmt == "MPO":
+        # Pillow names a JPEG with a Multi-Picture index (phone depth maps, gain maps) MPO;
+        # the file is still a JPEG whose first image every decoder shows (CIPA DC-007).
+        return "image/jpeg"
     return Image.MIME.get(fmt) or f"image/{fmt.lower() or 'unknown'}"
 
 
@@ -110,7 +115,9 @@ def _orientation(im: Image.Image) -> int:
         # the header read has already found it.
         return 1
     try:
-        value = im.getexif().get(0x0112, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on corrupt EXIF; it is read as upright
+            value = im.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - corrupt EXIF must not make a readable image unreadable
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
@@ -185,6 +192,18 @@ def planned_size(
     return width, height
 
 
+def shrink_step(image: PreparedImage, policy: ImagePolicy = DEFAULT_POLICY) -> PreparedImage | None:
+    """The next smaller version of `image` for fitting a request budget, or None.
+
+    Lossless without alpha -> JPEG (quality 85) at the same size; lossless with alpha ->
+    lossy WebP (quality 85); otherwise (or when that is not smaller) both sides halved and
+    re-encoded. None once the longest side is 256 px or less. Each step is in `changes`.
+    """
+    from .convert import shrink  # convert builds on this module
+
+    return shrink(image, policy)
+
+
 def payload_placeholder(mime_type: str, data: bytes) -> str:
     """An image payload as people read it: `<image/jpeg 38,112 bytes sha256:ab12cd34ef567890>`.
 
@@ -211,7 +230,10 @@ class PreparedImage(BaseModel):
     data: bytes = Field(repr=False)
     """The bytes as sent."""
     changes: tuple[str, ...] = ()
-    """What was done, in words; empty exactly when `data` is the input byte for byte."""
+    """What was done, in words; empty exactly when `data` is the input byte for byte.
+
+    A corrected type label is listed too ("declared image/jpg, is image/jpeg"), although
+    the bytes are untouched: the type sent is part of what was done."""
     source: str = ""
     """Where the image came from (a path, a URL without its query, "bytes", ...)."""
     orientation: int = 1
