@@ -15,7 +15,7 @@ import warnings
 from functools import cached_property
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CorruptImageError, ImageTooLargeError
@@ -135,24 +135,54 @@ def open_image(data: bytes, policy: ImagePolicy = DEFAULT_POLICY) -> Image.Image
         )
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns while opening about corrupt metadata (EXIF, ICC) and sizes over
+            # its bomb threshold: the first leaves a usable image, the second is checked
+            # below against policy.max_pixels.
+            warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(
-            f"{exc} Pass a smaller image, or raise PIL.Image.MAX_IMAGE_PIXELS and ImagePolicy.max_pixels."
-        ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except Image.DecompressionBombError:
+        raise _too_large(_claimed_size(data), policy) from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on garbage
         raise CorruptImageError(
             f"The bytes ({len(data):,}) are not an image Pillow can read ({type(exc).__name__}). "
             "Pass a PNG, JPEG, WebP, HEIC or HEIF image."
         ) from None
-    width, height = im.size
-    if width * height > policy.max_pixels:
-        raise ImageTooLargeError(
-            f"The image is {width}x{height} = {width * height:,} pixels, over the limit of "
-            f"{policy.max_pixels:,}. Downscale it first, or raise ImagePolicy(max_pixels=...)."
-        )
+    if im.width * im.height > policy.max_pixels:
+        im.close()
+        raise _too_large(im.size, policy)
     return im
+
+
+def _claimed_size(data: bytes) -> tuple[int, int] | None:
+    """The size a header claims, read past Pillow's bomb check (only to word the error)."""
+    prefix = data[:16]
+    for name in Image.ID:
+        factory, accept = Image.OPEN[name]
+        try:
+            accepted = accept is None or accept(prefix)
+            if accepted and not isinstance(accepted, str):  # a str is a "maybe" warning
+                with factory(io.BytesIO(data), "") as im:
+                    return im.size
+        except Exception:  # noqa: BLE001, S112 - this plugin does not read it: try the next
+            continue
+    return None
+
+
+def _too_large(size: tuple[int, int] | None, policy: ImagePolicy) -> ImageTooLargeError:
+    limit = min(policy.max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or policy.max_pixels))
+    if size is None:
+        found = f"over the decoding limit of {limit:,} pixels"
+    else:
+        found = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over the limit of {limit:,}"
+    also = (
+        " (and PIL.Image.MAX_IMAGE_PIXELS, Pillow's own guard)"
+        if limit < policy.max_pixels
+        else ""
+    )
+    return ImageTooLargeError(
+        f"The image is {found} (a guard against decompression bombs). Downscale it first, "
+        f"or raise ImagePolicy(max_pixels=...){also} if you trust its source."
+    )
 
 
 def probe(data: bytes, policy: ImagePolicy = DEFAULT_POLICY) -> ImageInfo:

@@ -16,6 +16,16 @@ __all__ = ["check_complete", "not_an_image"]
 
 _FIVE = "PNG, JPEG, WebP, HEIC or HEIF"
 
+# Leading bytes of image formats, from each format's specification.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
 # How many leading bytes to look at when naming a non-image payload.
 _SNIFF_BYTES = 1024
 
@@ -42,6 +52,18 @@ def _looks_like_text(data: bytes) -> bool:
     return bool(text) and printable >= 0.95 * len(text)
 
 
+def _known_magic(data: bytes) -> str | None:
+    """The image format `data` announces in its first bytes, if any."""
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:8] == b"ftyp":
+        return "HEIF/AVIF"
+    return None
+
+
 def not_an_image(data: bytes, source: str) -> ImageError | None:
     """A typed error naming what `data` is when it is a known non-image, else None."""
     where = f" ({source})" if source else ""
@@ -66,6 +88,12 @@ def not_an_image(data: bytes, source: str) -> ImageError | None:
         return CorruptImageError(
             f"The input{where} is a ZIP archive, not an image. Extract the image and pass "
             f"its {_FIVE} bytes."
+        )
+    known = _known_magic(data)
+    if known:
+        return CorruptImageError(
+            f"The input{where} starts like a {known} image but cannot be read: it is "
+            f"truncated or damaged ({len(data):,} bytes). Pass the complete, undamaged file."
         )
     if _looks_like_text(data):
         preview = data[:40].decode("utf-8", "replace")
