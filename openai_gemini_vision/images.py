@@ -175,9 +175,7 @@ def _too_large(size: tuple[int, int] | None, policy: ImagePolicy) -> ImageTooLar
     else:
         found = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over the limit of {limit:,}"
     also = (
-        " (and PIL.Image.MAX_IMAGE_PIXELS, Pillow's own guard)"
-        if limit < policy.max_pixels
-        else ""
+        " (and PIL.Image.MAX_IMAGE_PIXELS, Pillow's own guard)" if limit < policy.max_pixels else ""
     )
     return ImageTooLargeError(
         f"The image is {found} (a guard against decompression bombs). Downscale it first, "
