@@ -1,49 +1,359 @@
-"""Drop-in `OpenAI` / `AsyncOpenAI` clients for Gemini, and `wrap()`; nothing about pixels."""
-# CONTRACT STUB: filled in by the client work (issue 4). Keep these names.
+"""Drop-in `OpenAI` / `AsyncOpenAI` clients for Gemini, and `wrap()`; nothing about pixels.
+
+Every request of an openai client passes through `_prepare_options` (async in
+`AsyncOpenAI`), inside the SDK's retry loop. The clients override it: after openai's own
+preparation, a chat-completion body gets its messages prepared (`prepare_messages`), and
+nothing else is touched. The SDK runs the hook again on every retry with the same body
+object, so a prepared body is kept by that object's identity and a retry costs nothing.
+
+API errors stay openai exceptions; `_make_status_error` only makes Gemini's bodies read
+well (array-wrapped errors, a refused key, quota).
+"""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import httpx2
 import openai
+from openai._models import FinalRequestOptions
 
-from .policy import ImagePolicy
+from .errors import MissingAPIKeyError
+from .policy import DEFAULT_POLICY, ImagePolicy
+from .prepare import PreparedRequest, aprepare_messages, prepare_messages
 
 __all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "wrap"]
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 
+#: Where Gemini API keys are made; named in every key error.
+KEY_PAGE = "https://aistudio.google.com/apikey"
+#: Google's page on rate limits and quotas, named in 429 errors.
+QUOTA_PAGE = "https://ai.google.dev/gemini-api/docs/rate-limits"
+
 _ClientT = TypeVar("_ClientT", openai.OpenAI, openai.AsyncOpenAI)
 
+log = logging.getLogger("openai_gemini_vision")
 
-class OpenAI(openai.OpenAI):
+# A prepared body is kept until this many newer ones, or this many bytes of them, have
+# been made: enough for every request in flight to retry for free, without holding
+# megabytes of base64 for long after the answers came back.
+_CACHE_ENTRIES = 32
+_CACHE_BYTES = 64_000_000
+
+
+def _resolve_key(api_key: Any) -> Any:
+    """The argument, else GEMINI_API_KEY, else GOOGLE_API_KEY; never OPENAI_API_KEY."""
+    if api_key:  # a string, or a callable returning one (what openai's copy() passes on)
+        return api_key
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        # Stripped: a key read with `$(cat key.txt)` keeps its newline, and httpx's
+        # "illegal header value" error would then print the key.
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    raise MissingAPIKeyError()
+
+
+def _resolve_base_url(base_url: Any) -> Any:
+    """The argument, else GEMINI_BASE_URL, else Gemini's endpoint; never OPENAI_BASE_URL."""
+    if base_url and not isinstance(base_url, openai.NotGiven):
+        return base_url
+    return os.environ.get("GEMINI_BASE_URL", "").strip() or GEMINI_BASE_URL
+
+
+def _forget_openai_environment(
+    client: openai.OpenAI | openai.AsyncOpenAI, given: Mapping[str, Any]
+) -> None:
+    """Drop what openai read from OPENAI_* variables: it belongs to an OpenAI account.
+
+    OPENAI_ORG_ID and OPENAI_PROJECT_ID would go to Google as headers, OPENAI_ADMIN_KEY
+    would sit on the client, and an Authorization line in OPENAI_CUSTOM_HEADERS would
+    replace the Gemini key with an OpenAI one. Values passed as arguments are kept.
+    """
+    for name in ("organization", "project", "admin_api_key"):
+        if given.get(name) is None:
+            setattr(client, name, None)
+    ambient = client._ambient_authorizations
+    if ambient:
+        client._custom_headers = {
+            name: value
+            for name, value in client._custom_headers.items()
+            if not (name.lower() == "authorization" and value in ambient)
+        }
+        client._ambient_authorizations = frozenset()
+
+
+class _Preparation:
+    """One client's image policy, and the bodies it prepared, by identity of the input body."""
+
+    def __init__(self, policy: ImagePolicy | None) -> None:
+        self.policy = policy or DEFAULT_POLICY
+        self._lock = threading.Lock()
+        # id(input body) -> (input body, prepared body, its size). The input body is held
+        # so that its id cannot be reused by another body while the entry lives.
+        self._done: OrderedDict[int, tuple[object, dict[str, Any], int]] = OrderedDict()
+        self._bytes = 0
+
+    @staticmethod
+    def chat_body(options: FinalRequestOptions) -> Mapping[str, Any] | None:
+        """The JSON body if this is a chat-completion request carrying messages, else None."""
+        if options.method.lower() != "post":
+            return None
+        if not options.url.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
+            return None
+        body = options.json_data
+        if isinstance(body, Mapping) and "messages" in body:
+            return body
+        return None
+
+    def arguments(self, body: Mapping[str, Any], options: FinalRequestOptions) -> dict[str, Any]:
+        """Keyword arguments for `prepare_messages`: model and policy."""
+        model = body.get("model")
+        return {"model": model if isinstance(model, str) else None, "policy": self.policy}
+
+    def lookup(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The body prepared earlier from this very object (a retry), if any."""
+        with self._lock:
+            entry = self._done.get(id(body))
+            if entry is None or entry[0] is not body:
+                return None
+            self._done.move_to_end(id(body))
+            return entry[1]
+
+    def store(self, body: Mapping[str, Any], prepared: PreparedRequest) -> dict[str, Any]:
+        """A new body with the prepared messages, remembered for retries."""
+        new_body = {**body, "messages": prepared.messages}
+        size = prepared.request_bytes
+        with self._lock:
+            old = self._done.pop(id(body), None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._done[id(body)] = (body, new_body, size)
+            self._bytes += size
+            while len(self._done) > 1 and (
+                len(self._done) > _CACHE_ENTRIES or self._bytes > _CACHE_BYTES
+            ):
+                _, (_, _, dropped) = self._done.popitem(last=False)
+                self._bytes -= dropped
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "Prepared %d image(s): request %s bytes, about %s tokens",
+                len(prepared.images),
+                f"{size:,}",
+                f"{prepared.estimate.total_tokens:,}",
+            )
+        return new_body
+
+
+def _error_message(status: int, message: str, error: Mapping[str, Any]) -> str:
+    """Gemini's error text, then the fix when Gemini's text does not say it."""
+    text = f"Error code: {status} - {message}" if message else f"Error code: {status}"
+    reasons = {
+        str(detail.get("reason"))
+        for detail in error.get("details") or ()
+        if isinstance(detail, Mapping)
+    }
+    if "API_KEY_INVALID" in reasons or "API key not valid" in message:
+        return (
+            f"{text} Gemini refused the API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
+            f"or pass api_key=..., with a Gemini API key from {KEY_PAGE}."
+        )
+    if status == 429 or error.get("status") == "RESOURCE_EXHAUSTED":
+        return (
+            f"{text} Gemini's rate limit or quota was reached (RESOURCE_EXHAUSTED). The "
+            "client already retried with back-off; allow more retries with "
+            "max_retries=... (on the client or with_options), send fewer requests at once, "
+            f"or raise the quota: {QUOTA_PAGE}."
+        )
+    return text
+
+
+def _readable_error(
+    client: openai.OpenAI | openai.AsyncOpenAI, err_msg: str, body: object, status: int
+) -> tuple[str, object]:
+    """(message, body) for openai's exception: Gemini's `[{"error": {...}}]` unwrapped."""
+    if (
+        isinstance(body, list)
+        and len(body) == 1
+        and isinstance(body[0], Mapping)
+        and "error" in body[0]
+    ):
+        body = body[0]
+    error = body.get("error", body) if isinstance(body, Mapping) else None
+    if isinstance(error, Mapping):
+        message = error.get("message")
+        err_msg = _error_message(status, message if isinstance(message, str) else "", error)
+    key = client.api_key
+    if key and len(key) >= 8 and key in err_msg:  # an echoed key must not reach a log
+        err_msg = err_msg.replace(key, "<api key>")
+    return err_msg, body
+
+
+class _SyncHooks(openai.OpenAI):
+    """What `OpenAI` and `wrap()` add to an `openai.OpenAI`: prepared messages, readable errors."""
+
+    _ogv: _Preparation
+
+    def __init__(self, *, image_policy: ImagePolicy | None = None, **kwargs: Any) -> None:
+        self._ogv = _Preparation(image_policy)
+        super().__init__(**kwargs)
+
+    @property
+    def image_policy(self) -> ImagePolicy:
+        """The policy every chat-completion request's images are prepared with."""
+        return self._ogv.policy
+
+    def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
+        options = super()._prepare_options(options)
+        body = self._ogv.chat_body(options)
+        if body is None:
+            return options
+        prepared = self._ogv.lookup(body)
+        if prepared is None:
+            arguments = self._ogv.arguments(body, options)
+            result = prepare_messages(body["messages"], **arguments)
+            prepared = self._ogv.store(body, result)
+        options.json_data = prepared
+        return options
+
+    def _make_status_error(
+        self, err_msg: str, *, body: object, response: httpx2.Response
+    ) -> openai.APIStatusError:
+        err_msg, body = _readable_error(self, err_msg, body, response.status_code)
+        return super()._make_status_error(err_msg, body=body, response=response)
+
+    if not TYPE_CHECKING:  # keep openai's typed signature for callers
+
+        def copy(self, **kwargs):
+            """openai's `copy()`, keeping this client's image policy unless one is given."""
+            extra = {"image_policy": self._ogv.policy, **kwargs.pop("_extra_kwargs", {})}
+            return super().copy(_extra_kwargs=extra, **kwargs)
+
+        with_options = copy
+
+
+class _AsyncHooks(openai.AsyncOpenAI):
+    """What `AsyncOpenAI` and `wrap()` add to an `openai.AsyncOpenAI`."""
+
+    _ogv: _Preparation
+
+    def __init__(self, *, image_policy: ImagePolicy | None = None, **kwargs: Any) -> None:
+        self._ogv = _Preparation(image_policy)
+        super().__init__(**kwargs)
+
+    @property
+    def image_policy(self) -> ImagePolicy:
+        """The policy every chat-completion request's images are prepared with."""
+        return self._ogv.policy
+
+    async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
+        options = await super()._prepare_options(options)
+        body = self._ogv.chat_body(options)
+        if body is None:
+            return options
+        prepared = self._ogv.lookup(body)
+        if prepared is None:
+            arguments = self._ogv.arguments(body, options)
+            result = await aprepare_messages(body["messages"], **arguments)
+            prepared = self._ogv.store(body, result)
+        options.json_data = prepared
+        return options
+
+    def _make_status_error(
+        self, err_msg: str, *, body: object, response: httpx2.Response
+    ) -> openai.APIStatusError:
+        err_msg, body = _readable_error(self, err_msg, body, response.status_code)
+        return super()._make_status_error(err_msg, body=body, response=response)
+
+    if not TYPE_CHECKING:  # keep openai's typed signature for callers
+
+        def copy(self, **kwargs):
+            """openai's `copy()`, keeping this client's image policy unless one is given."""
+            extra = {"image_policy": self._ogv.policy, **kwargs.pop("_extra_kwargs", {})}
+            return super().copy(_extra_kwargs=extra, **kwargs)
+
+        with_options = copy
+
+
+class OpenAI(_SyncHooks):
     """`openai.OpenAI` pointed at Gemini, preparing every image before it is sent."""
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Callable[[], str] | None = None,
         *,
-        base_url: str | None = None,
+        base_url: str | httpx2.URL | None = None,
         image_policy: ImagePolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        raise NotImplementedError
+        if kwargs.get("provider") is None:
+            if kwargs.get("workload_identity") is None:
+                api_key = _resolve_key(api_key)
+            base_url = _resolve_base_url(base_url)
+        super().__init__(image_policy=image_policy, api_key=api_key, base_url=base_url, **kwargs)
+        _forget_openai_environment(self, kwargs)
 
 
-class AsyncOpenAI(openai.AsyncOpenAI):
+class AsyncOpenAI(_AsyncHooks):
     """`openai.AsyncOpenAI` pointed at Gemini, preparing every image before it is sent."""
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Callable[[], Any] | None = None,
         *,
-        base_url: str | None = None,
+        base_url: str | httpx2.URL | None = None,
         image_policy: ImagePolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        raise NotImplementedError
+        if kwargs.get("provider") is None:
+            if kwargs.get("workload_identity") is None:
+                api_key = _resolve_key(api_key)
+            base_url = _resolve_base_url(base_url)
+        super().__init__(image_policy=image_policy, api_key=api_key, base_url=base_url, **kwargs)
+        _forget_openai_environment(self, kwargs)
+
+
+_WRAPPED: dict[tuple[type[Any], type[Any]], type[Any]] = {}
+_WRAPPED_LOCK = threading.Lock()
+
+
+def _wrapped_class(base: type[Any], hooks: type[Any]) -> type[Any]:
+    """`base` with the hooks in front, made once per class (copy() builds more of it)."""
+    with _WRAPPED_LOCK:
+        made = _WRAPPED.get((base, hooks))
+        if made is None:
+            made = type(f"Wrapped{base.__name__}", (hooks, base), {"__module__": __name__})
+            _WRAPPED[base, hooks] = made
+        return made
 
 
 def wrap(client: _ClientT, *, image_policy: ImagePolicy | None = None) -> _ClientT:
-    """Install image preparation on an existing openai client; returns it; idempotent."""
-    raise NotImplementedError
+    """Install image preparation on an existing openai client; returns it; idempotent.
+
+    The client keeps its key and base URL: point it at Gemini yourself
+    (`base_url=GEMINI_BASE_URL`, a Gemini key). Wrapping again changes nothing, or only
+    the policy when one is given; images are still prepared once per request.
+    """
+    if isinstance(client, _SyncHooks | _AsyncHooks):
+        if image_policy is not None:
+            client._ogv = _Preparation(image_policy)
+        return client
+    if isinstance(client, openai.OpenAI):
+        hooks: type[Any] = _SyncHooks
+    elif isinstance(client, openai.AsyncOpenAI):
+        hooks = _AsyncHooks
+    else:
+        raise TypeError(
+            f"wrap() takes an openai.OpenAI or openai.AsyncOpenAI client, not {type(client).__name__}."
+        )
+    # A subclass rather than patched methods on the instance: copy() and with_options()
+    # build `self.__class__(...)`, so copies are wrapped too.
+    client.__class__ = _wrapped_class(type(client), hooks)
+    cast(_SyncHooks | _AsyncHooks, client)._ogv = _Preparation(image_policy)
+    return client

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+from openai_gemini_vision import testing
+from openai_gemini_vision.testing import pytest_recording_configure as pytest_recording_configure
+
+#: Cassettes live at the top level, cassettes/<test module>/<test name>.yaml.
+CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
+
+# Read before `_no_ambient_keys` clears the environment: only a re-recording run
+# (`GEMINI_API_KEY=... pytest --record-mode=rewrite`) sends it, and only to Gemini.
+_RECORDING_KEY = (
+    os.environ.get("GEMINI_API_KEY", "").strip() or os.environ.get("GOOGLE_API_KEY", "").strip()
+)
+#: The key cassette tests use when replaying; never a real one.
+REPLAY_KEY = "test-key-not-real"
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +34,30 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         "GEMINI_MODEL",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """Top-level cassettes/<test module>/, not pytest-recording's tests/cassettes/."""
+    return str(CASSETTES / request.path.stem)
+
+
+@pytest.fixture
+def vcr_config(request: pytest.FixtureRequest, record_mode: str) -> dict[str, object]:
+    """The library's own recording settings; loopback servers in tests are never recorded."""
+    marker = request.node.get_closest_marker("vcr")
+    pinned = marker is not None and marker.kwargs.get("record_mode") == "none"
+    if record_mode != "none" and not pinned and not _RECORDING_KEY:
+        # Skipped before pytest-recording deletes the cassette it would rewrite.
+        pytest.skip("re-recording needs a key: GEMINI_API_KEY=... pytest --record-mode=rewrite")
+    return testing.vcr_config(
+        secrets=[_RECORDING_KEY] if _RECORDING_KEY else [], ignore_localhost=True
+    )
+
+
+@pytest.fixture
+def gemini_key(record_mode: str) -> str:
+    """The real key while re-recording cassettes, a placeholder while replaying them."""
+    if record_mode != "none" and _RECORDING_KEY:
+        return _RECORDING_KEY
+    return REPLAY_KEY
