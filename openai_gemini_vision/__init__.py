@@ -12,10 +12,18 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI, wrap
-from .detection import Detection, detect, draw_detections, parse_detections
+from .detection import (
+    Detection,
+    DetectionWarning,
+    adetect,
+    detect,
+    draw_detections,
+    parse_detections,
+)
 from .errors import (
     BlockedURLError,
     CorruptImageError,
+    DetectionParseError,
     FetchError,
     GeminiVisionError,
     ImageError,
@@ -43,6 +51,8 @@ __all__ = [
     "BlockedURLError",
     "CorruptImageError",
     "Detection",
+    "DetectionParseError",
+    "DetectionWarning",
     "FetchError",
     "GeminiVisionError",
     "ImageError",
@@ -57,6 +67,7 @@ __all__ = [
     "TooManyImagesError",
     "UnsupportedImageError",
     "__version__",
+    "adetect",
     "aprepare_messages",
     "detect",
     "draw_detections",

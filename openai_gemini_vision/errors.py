@@ -8,6 +8,7 @@ GeminiVisionError
  │   └─ ImageTooLargeError                pixel dimensions over the policy's limit
  ├─ RequestTooLargeError (also ValueError) the request cannot fit max_request_bytes
  ├─ TooManyImagesError (also ValueError)   more images than max_images
+ ├─ DetectionParseError (also ValueError)  a reply holds no bounding boxes to read
  ├─ FetchError                            an image URL could not be fetched
  │   └─ BlockedURLError                   the URL or path was refused by the policy
  └─ MissingAPIKeyError                    no Gemini API key was found
@@ -25,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "BlockedURLError",
     "CorruptImageError",
+    "DetectionParseError",
     "FetchError",
     "GeminiVisionError",
     "ImageError",
@@ -62,6 +64,10 @@ class RequestTooLargeError(GeminiVisionError, ValueError):
 
 class TooManyImagesError(GeminiVisionError, ValueError):
     """The request holds more images than `max_images` allows."""
+
+
+class DetectionParseError(GeminiVisionError, ValueError):
+    """A model's reply holds no JSON list of `box_2d` detections to read."""
 
 
 class FetchError(GeminiVisionError):
