@@ -7,7 +7,6 @@ them, so an estimate made before the call matches what the call sends.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import math
@@ -15,6 +14,7 @@ import warnings
 from functools import cached_property
 from typing import Any
 
+import pybase64
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ __all__ = [
     "SUPPORTED_MIME_TYPES",
     "ImageInfo",
     "PreparedImage",
+    "data_url",
     "fit_within",
     "payload_placeholder",
     "planned_size",
@@ -232,6 +233,16 @@ def shrink_step(image: PreparedImage, policy: ImagePolicy = DEFAULT_POLICY) -> P
     return shrink(image, policy)
 
 
+def data_url(mime_type: str, data: bytes) -> str:
+    """`data:<mime>;base64,<data>`: what goes into `image_url.url`.
+
+    The plain `f"...{base64.b64encode(data).decode()}"` cost 1.6x the bare encoder on a
+    20 MB PNG (two more copies of the payload through fresh memory); pybase64's SIMD
+    encoder returns the str directly, faster than the bare encoder (bench/bench_images.py).
+    """
+    return f"data:{mime_type};base64," + pybase64.b64encode_as_string(data)
+
+
 def payload_placeholder(mime_type: str, data: bytes) -> str:
     """An image payload as people read it: `<image/jpeg 38,112 bytes sha256:ab12cd34ef567890>`.
 
@@ -280,7 +291,7 @@ class PreparedImage(BaseModel):
     @cached_property
     def data_url(self) -> str:
         """`data:<mime>;base64,...`: what goes into `image_url.url`."""
-        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+        return data_url(self.mime_type, self.data)
 
     @property
     def placeholder(self) -> str:

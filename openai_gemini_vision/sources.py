@@ -7,7 +7,6 @@ re-encode; everything else goes to `convert` and says what was done in `changes`
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 import re
@@ -15,13 +14,14 @@ from typing import IO, Any, TypeAlias
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
+import pybase64
 from PIL import Image
 
 from . import convert, fetch
 from .errors import BlockedURLError, CorruptImageError, ImageError, UnsupportedImageError
 from .images import SUPPORTED_MIME_TYPES, PreparedImage, planned_size, probe
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
-from .sniff import check_complete, not_an_image
+from .sniff import check_complete, not_an_image, vector_error
 
 __all__ = [
     "ImageSource",
@@ -70,6 +70,9 @@ def prepare_bytes(
     except CorruptImageError as exc:
         raise not_an_image(data, source) or exc from None
     check_complete(info, data, source)
+    vector = vector_error(info, source)
+    if vector:
+        raise vector
     notes = _label_note(declared_mime, info.mime_type)
     target = planned_size(info, detail=detail, policy=policy)
     oriented = policy.fix_orientation and info.orientation != 1
@@ -117,15 +120,15 @@ def parse_data_url(url: str) -> tuple[str | None, bytes]:
     if "base64" not in (p.lower() for p in params[1:]):
         return mime, unquote_to_bytes(payload)
     try:
-        return mime, base64.b64decode(payload, validate=True)
+        return mime, pybase64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        pass
+        pass  # not strict base64: try the lenient forms below
     try:
         raw = _WHITESPACE.sub(b"", payload.encode("ascii"))
         raw = raw.replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
         if len(raw) % 4 == 1:
             raise binascii.Error("a base64 payload cannot end with a single character")
-        return mime, base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+        return mime, pybase64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise CorruptImageError(
             f"The data: URL's base64 payload ({len(payload):,} characters) is malformed: "
