@@ -9,23 +9,22 @@ uses, and prices it. Nothing here opens a network connection.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import os
 import warnings
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit
 from urllib.request import url2pathname
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from .errors import BlockedURLError, CorruptImageError, ImageError
+from .errors import BlockedURLError, ImageError
 from .images import SUPPORTED_MIME_TYPES, ImageInfo, _orientation, planned_size, probe
 from .messages import ImageSlot, copy_messages, image_slots, text_of
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
+from .sources import _public, _read_file, parse_data_url
 from .token_rules import (
     RULES,
     MediaResolution,
@@ -169,17 +168,6 @@ def estimate_image_tokens(
     return _price(resolved, width, height, media_resolution_of(media_resolution))[1]
 
 
-def _read_path(path: str | os.PathLike[str], whole: bool) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read() if whole else handle.read(_HEADER_BYTES)
-    except OSError as exc:
-        raise ImageError(
-            f"Cannot read the image file {os.fspath(path)!r}: {exc.strerror or exc}. "
-            "Check that the path exists and is a readable file."
-        ) from None
-
-
 def _probe_prefix(prefix: bytes, complete: bool, policy: ImagePolicy) -> ImageInfo | None:
     """The header read from `prefix`, or None when a longer read is needed."""
     if complete:
@@ -191,19 +179,16 @@ def _probe_prefix(prefix: bytes, complete: bool, policy: ImagePolicy) -> ImageIn
 
 
 def _probe_path(path: str | os.PathLike[str], policy: ImagePolicy) -> ImageInfo:
-    prefix = _read_path(path, whole=False)
-    info = _probe_prefix(prefix, len(prefix) < _HEADER_BYTES, policy)
-    return info if info is not None else probe(_read_path(path, whole=True), policy)
-
-
-def _data_url_bytes(url: str) -> bytes:
-    header, _, payload = url.partition(",")
-    if ";base64" not in header.lower():
-        return unquote_to_bytes(payload)
     try:
-        return base64.b64decode(payload, validate=True)
-    except binascii.Error:
-        raise CorruptImageError("The data URL's base64 payload is malformed.") from None
+        with open(path, "rb") as handle:
+            prefix = handle.read(_HEADER_BYTES)
+    except OSError:
+        pass  # read again below, where the loader words the error
+    else:
+        info = _probe_prefix(prefix, len(prefix) < _HEADER_BYTES, policy)
+        if info is not None:
+            return info
+    return probe(_read_file(path), policy)
 
 
 def _info_of_image(im: Image.Image) -> ImageInfo:
@@ -226,42 +211,55 @@ def _probe_data_url(url: str, policy: ImagePolicy) -> ImageInfo:
     ):
         head = url[: comma + 1 + _HEADER_BASE64_CHARS]
         try:
-            prefix = _data_url_bytes(head)
+            prefix = parse_data_url(head)[1]
         except ImageError:
-            prefix = b""  # whitespace or padding inside the payload: decode it all below
+            prefix = b""  # a payload the prefix cut badly: decode it all below
         info = _probe_prefix(prefix, False, policy) if prefix else None
         if info is not None:
             return info
-    return probe(_data_url_bytes(url), policy)
+    return probe(parse_data_url(url)[1], policy)
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError:  # an unbalanced "[" in the host: a path, as when sending
+        return SplitResult("", "", url, "", "")
 
 
 def _probe_string(url: str, policy: ImagePolicy) -> ImageInfo | None:
     """Header of an image named by a URL string; None when it cannot be sized offline."""
-    parts = urlsplit(url)
+    parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme == "data":
         return _probe_data_url(url, policy)
     if scheme in {"http", "https"}:
         return None
-    if scheme == "file" or len(scheme) <= 1:  # "" or a Windows drive letter
-        if not policy.allow_local_files:
-            raise BlockedURLError(
-                f"The image {url[:80]!r} is a local file path inside the messages; reading it "
-                "is off because message JSON may come from strangers. Pass ImagePolicy("
-                "allow_local_files=True) to allow it, or put a pathlib.Path in the content list."
-            )
-        return _probe_path(url2pathname(parts.path) if scheme == "file" else url, policy)
-    return None
+    # The same gates as sending (sources.load_url_source), checked before any read.
+    if scheme not in {"file", ""} and len(scheme) > 1:  # one letter: a Windows drive
+        raise BlockedURLError(
+            f"Cannot size or send an image from a {scheme}: URL ({_public(url)}). Use an "
+            "http(s):// or data: URL, or a local path."
+        )
+    if not policy.allow_local_files:
+        raise BlockedURLError(
+            f"The image {url[:80]!r} is a local path inside the messages; it is read (to "
+            "estimate or to send) only with ImagePolicy(allow_local_files=True). A "
+            "pathlib.Path in the content list is always read."
+        )
+    if scheme == "file" and parts.netloc not in {"", "localhost"}:
+        raise BlockedURLError(
+            f"The file URL {url[:80]!r} names another host ({parts.netloc}); only local "
+            "files (file:///path) can be read."
+        )
+    return _probe_path(url2pathname(parts.path) if scheme == "file" else url, policy)
 
 
 def _describe(source: Any) -> str:
     if isinstance(source, str):
         if source[:5].lower() == "data:":
             return "data URL"
-        parts = urlsplit(source)
-        return (
-            urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) if parts.scheme else source
-        )
+        return _public(source) if _split(source).scheme else source
     if isinstance(source, os.PathLike):
         return os.fsdecode(source)
     return "PIL image" if isinstance(source, Image.Image) else "bytes"

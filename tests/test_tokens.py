@@ -332,6 +332,29 @@ def test_string_paths_need_allow_local_files(tmp_path: Path) -> None:
         assert estimate.images[0].size == (500, 500)
 
 
+def test_other_schemes_are_refused_like_sending() -> None:
+    """gs:// URLs and file URLs naming another host are refused before anything is read."""
+    allowed = ImagePolicy(allow_local_files=True)
+    with pytest.raises(BlockedURLError, match="gs: URL"):
+        estimate_tokens(
+            _user(_image_part("gs://bucket/cat.jpg")), "gemini-2.0-flash", policy=allowed
+        )
+    with pytest.raises(BlockedURLError, match="another host"):
+        estimate_tokens(
+            _user(_image_part("file://server/cat.jpg")), "gemini-2.0-flash", policy=allowed
+        )
+
+
+def test_wrapped_base64_data_url_is_sized() -> None:
+    """A data URL whose base64 is wrapped in lines (as MIME encoders write it) is still sized."""
+    data = _flat("PNG", 1000, 800) + b"\0" * 200_000  # long enough to need the prefix read
+    url = "data:image/png;base64," + base64.encodebytes(data).decode()
+    assert estimate_tokens(_user(_image_part(url)), "gemini-2.0-flash").images[0].size == (
+        1000,
+        800,
+    )
+
+
 def test_large_header_falls_back_to_whole_read(tmp_path: Path) -> None:
     """A JPEG whose metadata outgrows the header prefix is still sized, from file or data URL."""
     data = encode(Image.new("RGB", (900, 700)), "JPEG", icc_profile=b"\0" * 200_000)
