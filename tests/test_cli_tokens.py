@@ -1,0 +1,160 @@
+"""`ogv tokens`: a table or JSON of what Gemini bills for image files, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from imaging import encode, image_bytes
+from PIL import Image
+
+from openai_gemini_vision import load_image
+from openai_gemini_vision.cli import ogv
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """A 4000x3000 JPEG (24 tiles on Gemini 2.0) and a small PNG (one tile)."""
+    big = tmp_path / "big.jpg"
+    big.write_bytes(encode(Image.new("RGB", (4000, 3000), (90, 140, 200)), "JPEG"))
+    small = tmp_path / "small.png"
+    small.write_bytes(image_bytes("PNG", 300, 200))
+    return {"big": big, "small": small}
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(ogv, ["tokens", *args])
+
+
+def _json(*args: str) -> dict[str, Any]:
+    result = _run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.output)
+    return data
+
+
+def test_table_lists_each_image_and_a_total(files: dict[str, Path]) -> None:
+    """The table shows format, sizes, tiles, tokens and bytes per file, then the totals."""
+    result = _run(str(files["big"]), str(files["small"]), "--model", "gemini-2.0-flash")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    big_row = next(line for line in lines if "big.jpg" in line)
+    small_row = next(line for line in lines if "small.png" in line)
+    total_row = next(line for line in lines if "Total" in line)
+    big_bytes = files["big"].stat().st_size
+    small_bytes = files["small"].stat().st_size
+    for cell in ("JPEG", "4000x3000", " 24 ", "6,192", f"{big_bytes:,}"):
+        assert cell in big_row
+    for cell in ("PNG", "300x200", " 1 ", " 258 ", f"{small_bytes:,}"):
+        assert cell in small_row
+    for cell in (" 25 ", "6,450", f"{big_bytes + small_bytes:,}"):
+        assert cell in total_row
+    assert "gemini-2.0-flash: priced with the Gemini 2.0 rule." in result.output
+
+
+def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
+    """--json prints every figure of the table as data."""
+    data = _json(str(files["big"]), str(files["small"]), "--model", "gemini-1.5-pro")
+    big, small = data["images"]
+    assert big["file"] == str(files["big"])
+    assert big["format"] == "JPEG"
+    assert big["original_size"] == big["size_as_sent"] == [4000, 3000]
+    assert big["bytes_as_sent"] == files["big"].stat().st_size  # passthrough: the file itself
+    assert big["tokens"]["gemini-1.5-pro"] == {"tiles": 24, "tokens": 24 * 258}
+    assert small["tokens"]["gemini-1.5-pro"] == {"tiles": 1, "tokens": 258}
+    assert data["total"]["tokens"]["gemini-1.5-pro"] == {"tiles": 25, "tokens": 25 * 258}
+    assert data["models"] == [
+        {
+            "model": "gemini-1.5-pro",
+            "family": "Gemini 1.5",
+            "assumed_family": False,
+            "media_resolution": None,
+        }
+    ]
+
+
+def test_several_models_side_by_side(files: dict[str, Path]) -> None:
+    """Repeating --model adds one tokens column per model, each with its own total."""
+    models = ["gemini-2.0-flash", "gemini-3-pro-preview", "gemini-pro-vision"]
+    args = [str(files["big"]), str(files["small"])]
+    for model in models:
+        args += ["--model", model]
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[1]
+    assert [model for model in models if model in header] == models
+    total_row = next(line for line in result.output.splitlines() if "Total" in line)
+    for total in ("6,450", "2,240", " 516 "):
+        assert total in total_row
+    data = _json(*args)
+    assert data["total"]["tokens"] == {
+        "gemini-2.0-flash": {"tiles": 25, "tokens": 6450},
+        "gemini-3-pro-preview": {"tiles": 2, "tokens": 2240},
+        "gemini-pro-vision": {"tiles": 2, "tokens": 516},
+    }
+
+
+def test_default_model_from_environment(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --model, GEMINI_MODEL names the model priced."""
+    monkeypatch.setenv("GEMINI_MODEL", "gemini-1.5-flash")
+    data = _json(str(files["small"]))
+    assert [m["model"] for m in data["models"]] == ["gemini-1.5-flash"]
+
+
+def test_detail_low_reports_the_prepared_bytes(files: dict[str, Path]) -> None:
+    """--detail low prices the 384 px downscale and reports the bytes really prepared."""
+    data = _json(str(files["big"]), "--detail", "low", "--model", "gemini-2.0-flash")
+    (big,) = data["images"]
+    prepared = load_image(files["big"], detail="low")
+    assert big["size_as_sent"] == [384, 288] == [prepared.width, prepared.height]
+    assert big["bytes_as_sent"] == prepared.byte_size < files["big"].stat().st_size
+    assert big["tokens"]["gemini-2.0-flash"] == {"tiles": 1, "tokens": 258}
+
+
+def test_unknown_model_is_flagged(files: dict[str, Path]) -> None:
+    """An unrecognised model is priced with the newest family and the output says so."""
+    result = _run(str(files["small"]), "--model", "gemini-4-ultra")
+    assert result.exit_code == 0, result.output
+    assert "assumed: name not recognised" in result.output
+    assert _json(str(files["small"]), "--model", "gemini-4-ultra")["models"][0]["assumed_family"]
+
+
+def test_media_resolution_option(files: dict[str, Path]) -> None:
+    """--media-resolution prices Gemini 3 per level; a level the family lacks is a usage error."""
+    data = _json(str(files["big"]), "--model", "gemini-3-pro-preview", "--media-resolution", "low")
+    assert data["total"]["tokens"]["gemini-3-pro-preview"]["tokens"] == 280
+    result = _run(str(files["big"]), "-m", "gemini-2.0-flash", "--media-resolution", "ultra_high")
+    assert result.exit_code == 2, result.output
+    assert "Gemini 3 or later only" in result.output
+
+
+def test_corrupt_file_is_one_line_error(tmp_path: Path) -> None:
+    """A file that is not an image fails with one line naming the problem, no traceback."""
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"these are not pixels")
+    result = _run(str(bad))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("ogv: error: ")
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_file_is_usage_error(tmp_path: Path) -> None:
+    """A path that does not exist is rejected before anything is read."""
+    result = _run(str(tmp_path / "nope.png"))
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in result.output
+
+
+def test_help_shows_an_example() -> None:
+    """`ogv tokens --help` shows how to compare models."""
+    result = _run("--help")
+    assert result.exit_code == 0, result.output
+    assert "ogv tokens a.jpg b.png --model gemini-2.0-flash --model gemini-3-pro-preview" in (
+        result.output
+    )
