@@ -151,7 +151,7 @@ class _Preparation:
         return new_body
 
 
-def _error_message(status: int, message: str, error: Mapping[str, Any]) -> str:
+def _error_message(status: int, message: str, error: Mapping[str, Any], max_retries: int) -> str:
     """Gemini's error text, then the fix when Gemini's text does not say it."""
     text = f"Error code: {status} - {message}" if message else f"Error code: {status}"
     reasons = {
@@ -165,9 +165,13 @@ def _error_message(status: int, message: str, error: Mapping[str, Any]) -> str:
             f"or pass api_key=..., with a Gemini API key from {KEY_PAGE}."
         )
     if status == 429 or error.get("status") == "RESOURCE_EXHAUSTED":
+        retried = (
+            f"The client retried {max_retries} time(s) with back-off; allow more with"
+            if max_retries
+            else "Retries are off (max_retries=0); turn them on with"
+        )
         return (
-            f"{text} Gemini's rate limit or quota was reached (RESOURCE_EXHAUSTED). The "
-            "client already retried with back-off; allow more retries with "
+            f"{text} Gemini's rate limit or quota was reached (RESOURCE_EXHAUSTED). {retried} "
             "max_retries=... (on the client or with_options), send fewer requests at once, "
             f"or raise the quota: {QUOTA_PAGE}."
         )
@@ -188,7 +192,8 @@ def _readable_error(
     error = body.get("error", body) if isinstance(body, Mapping) else None
     if isinstance(error, Mapping):
         message = error.get("message")
-        err_msg = _error_message(status, message if isinstance(message, str) else "", error)
+        text = message if isinstance(message, str) else ""
+        err_msg = _error_message(status, text, error, client.max_retries)
     key = client.api_key
     if key and len(key) >= 8 and key in err_msg:  # an echoed key must not reach a log
         err_msg = err_msg.replace(key, "<api key>")

@@ -58,6 +58,7 @@ _FILTERED_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 #: Environment variables whose values are scrubbed from everything recorded.
 _KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
+_WHITESPACE = re.compile(r"\s+")
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<payload>.*)", re.S)
 
 
@@ -68,7 +69,7 @@ def _shrink(value: Any) -> tuple[Any, bool]:
         if match is None:
             return value, False
         try:
-            data = base64.b64decode(match["payload"], validate=False)
+            data = base64.b64decode(_WHITESPACE.sub("", match["payload"]), validate=True)
         except (binascii.Error, ValueError):
             return value, False  # not base64 after all: leave it for the matcher to compare
         return payload_placeholder(match["mime"], data), True
