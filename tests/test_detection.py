@@ -9,7 +9,11 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
+import httpx2
+import openai
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,16 +21,28 @@ from imaging import encode, photo
 from PIL import Image
 
 from openai_gemini_vision import (
+    GEMINI_BASE_URL,
+    AsyncOpenAI,
     Detection,
     DetectionParseError,
     DetectionWarning,
     GeminiVisionError,
+    OpenAI,
+    adetect,
+    detect,
     draw_detections,
     load_image,
     parse_detections,
 )
-from openai_gemini_vision.detection import box_to_pixels, upright_size
+from openai_gemini_vision.detection import (
+    DEFAULT_DETECTION_PROMPT,
+    DETECTION_MODEL,
+    DETECTION_SCHEMA,
+    box_to_pixels,
+    upright_size,
+)
 from openai_gemini_vision.drawing import PALETTE, colours_for, contrast_ratio, text_colour
+from openai_gemini_vision.sources import parse_data_url
 
 CAT = {"box_2d": [100, 200, 300, 400], "label": "cat"}
 DOG = {"box_2d": [500, 600, 700, 800], "label": "dog"}
@@ -409,3 +425,125 @@ def test_an_image_with_exif_orientation_is_drawn_upright() -> None:
         out = draw_detections(image, [_detection("cat", (5, 50, 35, 75))])
     assert out.size == (40, 80)
     assert out.getpixel((5, 60)) == colours_for(["cat"])["cat"]
+
+
+# --- detect against hand-written cassettes (cassettes/README.md) ------------------------
+
+EXAMPLE = Path(__file__).parent / "data" / "example.png"  # 160x120: a house, a door, the sun
+HOUSE = [
+    ("house", (250, 213, 800, 575), (34, 30, 92, 96)),
+    ("sun", (83, 738, 325, 919), (118, 10, 147, 39)),
+    ("door", (600, 363, 800, 456), (58, 72, 73, 96)),
+]
+# The cassettes' answers were written by hand: re-recording would replace them with
+# whatever the model says, which the exact boxes asserted here cannot follow.
+hand_written = pytest.mark.vcr(record_mode="none")
+
+
+class _Sent:
+    """Request bodies as they leave the client, through an httpx2 event hook."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx2.Request) -> None:
+        self.bodies.append(json.loads(request.content))
+
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(event_hooks={"request": [self]})
+
+
+def _found(detections: list[Detection]) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    return [(d.label, d.box_2d, d.box_px) for d in detections]
+
+
+@hand_written
+def test_detect_returns_boxes_in_the_images_pixels(gemini_key: str) -> None:
+    """One call with the documented prompt and the schema gives labelled boxes in pixels."""
+    sent = _Sent()
+    with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
+        found = detect(client, EXAMPLE)
+    assert _found(found) == HOUSE
+    (body,) = sent.bodies
+    assert body["model"] == DETECTION_MODEL
+    assert body["response_format"] == DETECTION_SCHEMA
+    image, text = body["messages"][0]["content"]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,")
+    assert text == {"type": "text", "text": DEFAULT_DETECTION_PROMPT}
+
+
+@hand_written
+@pytest.mark.default_cassette("test_detect_returns_boxes_in_the_images_pixels.yaml")
+def test_detect_works_with_a_plain_openai_client(gemini_key: str) -> None:
+    """A plain openai.OpenAI pointed at Gemini gets the same boxes: the image is inlined first."""
+    with openai.OpenAI(api_key=gemini_key, base_url=GEMINI_BASE_URL) as client:
+        found = detect(client, EXAMPLE.read_bytes())
+    assert _found(found) == HOUSE
+
+
+@hand_written
+@pytest.mark.default_cassette("test_detect_returns_boxes_in_the_images_pixels.yaml")
+@pytest.mark.asyncio
+async def test_adetect_gives_the_same_boxes(gemini_key: str) -> None:
+    """The async twin sends the same request and reads the same boxes."""
+    async with AsyncOpenAI(api_key=gemini_key) as client:
+        found = await adetect(client, EXAMPLE)
+    assert _found(found) == HOUSE
+
+
+@hand_written
+def test_detect_asks_again_without_a_schema_the_endpoint_refuses(gemini_key: str) -> None:
+    """A 400 naming response_format gets one retry with the prompt alone, and a warning."""
+    sent = _Sent()
+    with (
+        OpenAI(api_key=gemini_key, http_client=sent.client()) as client,
+        pytest.warns(DetectionWarning, match="refused response_format.*structured=False"),
+    ):
+        found = detect(client, EXAMPLE)
+    assert _found(found) == HOUSE
+    assert ["response_format" in body for body in sent.bodies] == [True, False]
+
+
+@hand_written
+@pytest.mark.default_cassette("test_detect_asks_again_without_a_schema_the_endpoint_refuses.yaml")
+def test_structured_false_sends_the_prompt_alone(gemini_key: str) -> None:
+    """structured=False sends no response_format and reads the fenced list Gemini answers."""
+    sent = _Sent()
+    with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
+        found = detect(client, EXAMPLE, structured=False)
+    assert _found(found) == HOUSE
+    assert ["response_format" in body for body in sent.bodies] == [False]
+
+
+@hand_written
+def test_a_reply_without_boxes_raises_with_the_reply(gemini_key: str) -> None:
+    """A prose answer raises DetectionParseError quoting it, not an empty list."""
+    with (
+        OpenAI(api_key=gemini_key) as client,
+        pytest.raises(DetectionParseError, match="can't determine the objects"),
+    ):
+        detect(client, EXAMPLE)
+
+
+# The image of this test is re-encoded by Pillow, whose bytes may differ between versions:
+# the request is matched without its body and checked through the event hook instead.
+@pytest.mark.vcr(record_mode="none", match_on=("method", "scheme", "host", "port", "path"))
+def test_detect_sends_upright_downscaled_pixels_and_maps_back(gemini_key: str) -> None:
+    """A 1200x800 photo stored with orientation 6 goes out upright at 256x384 for
+    detail="low", and the box Gemini gives on that lands on the upright original's pixels."""
+    upright = Image.new("RGB", (800, 1200), (40, 90, 200))
+    upright.paste((220, 20, 20), (200, 120, 600, 600))
+    stored = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", orientation=6)
+    sent = _Sent()
+    with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
+        (square,) = detect(client, stored, prompt="find the red square", detail="low")
+    assert square.label == "red square"
+    assert square.box_px == (200, 120, 600, 600)
+    (body,) = sent.bodies
+    image, text = body["messages"][0]["content"]
+    assert "box_2d" in text["text"]  # the format is added to a prompt that does not name it
+    _, data = parse_data_url(image["image_url"]["url"])
+    with Image.open(io.BytesIO(data)) as seen:
+        assert seen.size == (256, 384)
+        assert seen.convert("RGB").getpixel((128, 96))[0] > 180  # red: turned upright
+        assert seen.convert("RGB").getpixel((128, 300))[2] > 150  # blue below the square
