@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, ImageChops
+from photos import SIZE, photo
+from PIL import Image
 
 from openai_gemini_vision import estimate_tokens
 
@@ -27,15 +28,7 @@ __all__ = ["main"]
 
 OUT = Path(__file__).parent / "out" / "tokens"
 COUNT = 100
-SIZE = (4000, 3000)
 MODEL = "gemini-2.0-flash"
-
-
-def _photo(seed: int) -> Image.Image:
-    """A 12 MP image that compresses like a photo: a gradient under Gaussian noise."""
-    gradient = Image.linear_gradient("L").resize(SIZE).convert("RGB")
-    noise = Image.effect_noise(SIZE, 24 + seed).convert("RGB")
-    return ImageChops.add(gradient, noise, scale=2.0, offset=seed)
 
 
 def make_photos() -> list[Path]:
@@ -45,7 +38,7 @@ def make_photos() -> list[Path]:
     missing = [p for p in paths if not p.exists()]
     if missing:
         print(f"writing {len(missing)} photos of {SIZE[0]}x{SIZE[1]} to {OUT} ...")
-        bases = [_photo(seed) for seed in range(4)]
+        bases = [photo(SIZE, seed) for seed in range(4)]
         for path in missing:
             index = int(path.stem.rsplit("_", 1)[1])
             bases[index % 4].save(path, "JPEG", quality=80 + index % 15)
