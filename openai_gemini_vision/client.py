@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import httpx2
 import openai
 from openai._models import FinalRequestOptions
+from openai._utils._json import openapi_dumps
 
 from .errors import MissingAPIKeyError
 from .policy import DEFAULT_POLICY, ImagePolicy
@@ -113,9 +114,21 @@ class _Preparation:
         return None
 
     def arguments(self, body: Mapping[str, Any], options: FinalRequestOptions) -> dict[str, Any]:
-        """Keyword arguments for `prepare_messages`: model and policy."""
+        """Keyword arguments for `prepare_messages`: model, policy, and the rest's weight."""
         model = body.get("model")
-        return {"model": model if isinstance(model, str) else None, "policy": self.policy}
+        rest: dict[str, Any] = {key: value for key, value in body.items() if key != "messages"}
+        if isinstance(options.extra_json, Mapping):  # extra_body, merged in by openai later
+            rest.update(options.extra_json)
+        try:
+            # The budget covers the whole body: what is not messages is sent too.
+            extra_bytes = len(openapi_dumps(rest))
+        except (TypeError, ValueError):  # openai will refuse to send it anyway
+            extra_bytes = 0
+        return {
+            "model": model if isinstance(model, str) else None,
+            "policy": self.policy,
+            "extra_bytes": extra_bytes,
+        }
 
     def lookup(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The body prepared earlier from this very object (a retry), if any."""
