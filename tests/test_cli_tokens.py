@@ -116,6 +116,25 @@ def test_detail_low_reports_the_prepared_bytes(files: dict[str, Path]) -> None:
     assert big["tokens"]["gemini-2.0-flash"] == {"tiles": 1, "tokens": 258}
 
 
+def test_converted_and_rotated_files(tmp_path: Path) -> None:
+    """A GIF shows its conversion and prepared bytes; an EXIF quarter turn swaps the sides."""
+    gif = tmp_path / "anim.gif"
+    gif.write_bytes(image_bytes("GIF", 500, 500))
+    rotated = tmp_path / "rot.jpg"
+    rotated.write_bytes(encode(Image.new("RGB", (1600, 900)), "JPEG", orientation=6))
+    args = (str(gif), str(rotated), "-m", "gemini-2.0-flash")
+    gif_row, rot_row = _json(*args)["images"]
+    converted = load_image(gif)
+    assert gif_row["mime_type_as_sent"] == converted.mime_type == "image/png"
+    assert gif_row["bytes_as_sent"] == converted.byte_size
+    assert rot_row["original_size"] == [1600, 900]
+    assert rot_row["size_as_sent"] == [900, 1600]
+    assert rot_row["tokens"]["gemini-2.0-flash"] == {"tiles": 6, "tokens": 6 * 258}
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    assert "GIF -> PNG" in result.output
+
+
 def test_unknown_model_is_flagged(files: dict[str, Path]) -> None:
     """An unrecognised model is priced with the newest family and the output says so."""
     result = _run(str(files["small"]), "--model", "gemini-4-ultra")

@@ -20,12 +20,15 @@ from ._common import DEFAULT_MODEL, cli_policy, debug_option, default_model, det
 __all__ = ["tokens"]
 
 
-def _bytes_as_sent(path: Path, image: ImageEstimate, detail: Detail, policy: ImagePolicy) -> int:
-    """The file's size when it passes through; else the size of the real prepared bytes."""
+def _as_sent(
+    path: Path, image: ImageEstimate, detail: Detail, policy: ImagePolicy
+) -> tuple[str, int]:
+    """Type and byte count as sent: the file itself when it passes through, else the real
+    prepared bytes (only then is the image decoded)."""
     if not image.changes_expected:
-        return path.stat().st_size
+        return image.mime_type, path.stat().st_size
     prepared: PreparedImage = load_image(path, detail=detail, policy=policy)
-    return prepared.byte_size
+    return prepared.mime_type, prepared.byte_size
 
 
 def _size(size: list[int]) -> str:
@@ -39,14 +42,16 @@ def _report(
     first = estimates[0]
     rows = []
     for index, (path, image) in enumerate(zip(paths, first.images, strict=True)):
+        mime_as_sent, bytes_as_sent = _as_sent(path, image, detail, policy)
         rows.append(
             {
                 "file": str(path),
                 "format": image.format,
                 "mime_type": image.mime_type,
                 "original_size": list(image.original_size or ()),
+                "mime_type_as_sent": mime_as_sent,
                 "size_as_sent": list(image.size or ()),
-                "bytes_as_sent": _bytes_as_sent(path, image, detail, policy),
+                "bytes_as_sent": bytes_as_sent,
                 "tokens": {
                     est.model: {
                         "tiles": est.images[index].tiles,
@@ -106,9 +111,11 @@ def _table(report: dict[str, Any]) -> Table:
             cells = [f"{costs[models[0]]['tiles']:,}", f"{costs[models[0]]['tokens']:,}"]
         else:
             cells = [f"{costs[model]['tokens']:,}" for model in models]
+        sent_as = row["mime_type_as_sent"].removeprefix("image/").upper()
+        converted = sent_as != row["mime_type"].removeprefix("image/").upper()
         table.add_row(
             row["file"],
-            row["format"],
+            f"{row['format']} -> {sent_as}" if converted else row["format"],
             _size(row["original_size"]),
             _size(row["size_as_sent"]),
             *cells,
