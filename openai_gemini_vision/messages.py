@@ -9,6 +9,7 @@ walk messages the same way.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,13 @@ class ImageSlot:
     """The `image_url.url` string, or the raw object (PIL image, Path, bytes)."""
     detail: str | None
     """The part's own `image_url.detail`, if any."""
+    message: int = -1
+    """Position of the message holding the image in the request (-1 when not known)."""
+
+    @property
+    def where(self) -> str:
+        """The image's place as a reader finds it: `messages[2].content[1]`."""
+        return f"messages[{self.message}].content[{self.index}]"
 
     @property
     def is_raw(self) -> bool:
@@ -55,6 +63,10 @@ def _plain(value: Any) -> Any:
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
         return _plain(model_dump(exclude_unset=True, mode="json"))
+    if isinstance(value, Iterator) and not isinstance(value, io.IOBase):
+        # openai's types take any Iterable of parts (a generator, a map object) and
+        # list it before sending; a file object is an iterator too but never a part list.
+        return [_plain(item) for item in value]
     return value
 
 
@@ -78,17 +90,17 @@ def copy_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
 
 def image_slots(messages: list[dict[str, Any]]) -> Iterator[ImageSlot]:
     """Every image in copied messages, in message order."""
-    for message in messages:
+    for position, message in enumerate(messages):
         content = message.get("content")
         if not isinstance(content, list):
             continue
         for index, part in enumerate(content):
             if isinstance(part, _RAW_IMAGE_TYPES):
-                yield ImageSlot(content, index, part, None)
+                yield ImageSlot(content, index, part, None, position)
             elif isinstance(part, dict) and part.get("type") == "image_url":
                 image_url = part.get("image_url")
                 if isinstance(image_url, str):  # a loose but common spelling
-                    yield ImageSlot(content, index, image_url, None)
+                    yield ImageSlot(content, index, image_url, None, position)
                 elif isinstance(image_url, dict) and "url" in image_url:
                     detail = image_url.get("detail")
                     yield ImageSlot(
@@ -96,6 +108,7 @@ def image_slots(messages: list[dict[str, Any]]) -> Iterator[ImageSlot]:
                         index,
                         image_url["url"],
                         detail if isinstance(detail, str) else None,
+                        position,
                     )
 
 
