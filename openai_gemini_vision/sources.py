@@ -137,21 +137,27 @@ def parse_data_url(url: str) -> tuple[str | None, bytes]:
         ) from None
 
 
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=_-]{64,}")
+
+
 def _read_file(path: str | os.PathLike[str]) -> bytes:
     try:
         with open(path, "rb") as handle:
             return handle.read()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL inside the path
         name = os.fsdecode(path)
-        hint = (
-            f" (relative to {os.getcwd()})"
-            if isinstance(exc, FileNotFoundError) and not os.path.isabs(name)
-            else ""
-        )
-        raise ImageError(
-            f"Cannot read the image file {name!r}{hint}: {exc.strerror or exc}. "
-            "Check that the path names a readable image file."
-        ) from None
+        shown = name if len(name) <= 100 else f"{name[:60]}...({len(name):,} characters)"
+        where = ""
+        if isinstance(exc, FileNotFoundError) and not os.path.isabs(name):
+            where = f" (relative to {os.getcwd()})"
+        fix = "Check that the path names a readable image file."
+        if _BASE64_TEXT.fullmatch(name):
+            fix = (
+                "It looks like base64 image data, not a path: pass it as "
+                "data:image/png;base64,<payload>, or decode it and pass the bytes."
+            )
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImageError(f"Cannot read the image file {shown!r}{where}: {reason}. {fix}") from None
 
 
 def _public(url: str) -> str:
@@ -159,8 +165,12 @@ def _public(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # an impossible port: leave it out of the name
+        port = None
+    if port is not None:
+        netloc += f":{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

@@ -143,6 +143,19 @@ def test_directory_is_not_an_image(tmp_path: Path) -> None:
         load_image(tmp_path)
 
 
+def test_base64_text_given_as_a_path_gets_a_hint() -> None:
+    """A bare base64 string (no data: prefix) is not taken for a path silently."""
+    bare = base64.b64encode(PNG).decode()
+    with pytest.raises(ImageError, match=r"looks like base64.*data:image/png;base64,"):
+        load_image(bare)
+
+
+def test_path_with_nul_is_an_image_error() -> None:
+    """A path holding a NUL character gives ImageError, not Python's ValueError from open()."""
+    with pytest.raises(ImageError, match="null byte"):
+        load_image("photo\x00.png")
+
+
 # --- image_part ---------------------------------------------------------------------
 
 
@@ -276,6 +289,14 @@ def test_http_url_goes_through_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen == [(url, policy)]
     assert img.data == PNG
     assert img.source == "https://example.com/a/b.png"
+
+
+def test_impossible_port_does_not_break_the_source_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL with an out-of-range port still gets a readable source name, not a ValueError."""
+    monkeypatch.setattr(sources.fetch, "fetch_image", lambda url, policy: PNG)
+    assert load_url_source("http://example.com:99999/a.png?x=1").source == (
+        "http://example.com/a.png"
+    )
 
 
 def test_fetch_errors_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
