@@ -38,12 +38,12 @@ def photo(size: tuple[int, int] = SIZE, seed: int = 0) -> Image.Image:
     return ImageChops.add(im, noise, scale=1.0, offset=-128)
 
 
-def photo_file(fmt: str, size: tuple[int, int] = SIZE) -> Path:
-    """A photo of `size` saved as `fmt` ("JPEG" at quality 90, or "PNG"), cached on disk."""
-    suffix = {"JPEG": "jpg", "PNG": "png"}[fmt]
-    path = OUT / f"photo_{size[0]}x{size[1]}.{suffix}"
+def photo_file(fmt: str, size: tuple[int, int] = SIZE, quality: int = 90) -> Path:
+    """A photo of `size` saved as `fmt` ("JPEG" at `quality`, or "PNG"), cached on disk."""
+    name = f"photo_{size[0]}x{size[1]}"
+    path = OUT / (f"{name}_q{quality}.jpg" if fmt == "JPEG" else f"{name}.png")
     if not path.exists():
         OUT.mkdir(parents=True, exist_ok=True)
-        save: dict[str, object] = {"quality": 90} if fmt == "JPEG" else {}
+        save: dict[str, object] = {"quality": quality} if fmt == "JPEG" else {}
         photo(size).save(path, fmt, **save)
     return path

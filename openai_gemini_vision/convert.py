@@ -153,11 +153,10 @@ def _pixels_for(im: Image.Image, fmt: str, resizing: bool) -> tuple[Image.Image,
 
 
 def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
-    # Pillow resamples RGBA and LA with premultiplied alpha, so hidden colours of
-    # transparent pixels do not bleed into edges. reducing_gap=3: a fast integer reduce
-    # first, then Lanczos over at least 3x the target size, indistinguishable from a
-    # full Lanczos pass (Pillow's resize documentation).
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # Bicubic after a reduce down to within 2x of the target: Pillow's own choice for
+    # Image.thumbnail(); it resamples RGBA and LA with premultiplied alpha, so hidden
+    # colours of transparent pixels do not bleed into the edges.
+    return im.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def _encode(im: Image.Image, fmt: str, quality: int, lossless: bool, exif: bytes | None) -> bytes:
