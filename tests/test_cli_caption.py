@@ -1,0 +1,270 @@
+"""`ogv caption` against a loopback stand-in for Gemini: lines, resume, retries, signals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fakegemini import FakeGemini, images_in
+from imaging import encode, photo
+
+from openai_gemini_vision.cli import ogv
+from openai_gemini_vision.images import payload_placeholder
+
+FIELDS = {"path", "sha256", "model", "prompt", "text", "usage", "estimate", "changes", "error"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGemini]:
+    """A fake Gemini on loopback that answers at once."""
+    with FakeGemini() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key in GEMINI_API_KEY, as a user would set it."""
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+
+
+def make_images(folder: Path, count: int, *, start: int = 0) -> list[Path]:
+    """`count` distinct small PNGs, spread over `folder` and a subfolder."""
+    paths = []
+    for seed in range(start, start + count):
+        path = folder / ("sub" if seed % 2 else "") / f"img{seed:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(encode(photo(24, 16, seed=seed), "PNG"))
+        paths.append(path)
+    return paths
+
+
+def read_lines(out: Path) -> list[dict[str, Any]]:
+    """Every line of a results file, each of which must be a JSON object."""
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def caption(fake: FakeGemini, *args: str) -> Any:
+    """Run `ogv caption ... --base-url <fake>` in-process."""
+    return CliRunner().invoke(ogv, ["caption", *args, "--base-url", fake.base_url])
+
+
+def test_a_folder_becomes_one_line_per_image(fake: FakeGemini, tmp_path: Path) -> None:
+    """Images found recursively each get a complete line; a non-image file is passed over."""
+    images = make_images(tmp_path / "photos", 5)
+    (tmp_path / "photos" / "sub" / "notes.png").write_text("not an image")
+    out = tmp_path / "out.jsonl"
+    result = caption(fake, str(tmp_path / "photos"), "-p", "Caption it", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    lines = read_lines(out)
+    assert sorted(line["path"] for line in lines) == sorted(str(p) for p in images)
+    for line in lines:
+        data = Path(line["path"]).read_bytes()
+        assert line.keys() >= FIELDS
+        assert line["sha256"] == hashlib.sha256(data).hexdigest()
+        assert (line["prompt"], line["error"], line["changes"]) == ("Caption it", None, [])
+        assert line["text"] == f"I see 1 image(s): {payload_placeholder('image/png', data)}."
+        assert line["usage"]["prompt_tokens"] == 262
+        assert line["estimate"]["total_tokens"] > 0
+    assert len(fake.requests) == 5
+    assert "5 answered" in result.stderr
+    assert "captioning" not in result.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_a_rerun_skips_what_is_answered(fake: FakeGemini, tmp_path: Path) -> None:
+    """The same command again sends nothing; a new image or a new prompt is asked about."""
+    folder = tmp_path / "photos"
+    make_images(folder, 4)
+    out = tmp_path / "out.jsonl"
+    assert caption(fake, str(folder), "-p", "Caption", "-o", str(out)).exit_code == 0
+    again = caption(fake, str(folder), "-p", "Caption", "-o", str(out))
+    assert again.exit_code == 0, again.output
+    assert len(fake.requests) == 4
+    assert "4 already in" in again.stderr
+    make_images(folder, 1, start=4)
+    assert caption(fake, str(folder), "-p", "Caption", "-o", str(out)).exit_code == 0
+    assert len(fake.requests) == 5
+    assert caption(fake, str(folder), "-p", "Other", "-o", str(out)).exit_code == 0
+    assert len(fake.requests) == 10
+    assert len(read_lines(out)) == 10
+
+
+def test_a_changed_file_is_asked_about_again(fake: FakeGemini, tmp_path: Path) -> None:
+    """Resume keys on the file's bytes: an edited image at the same path is re-captioned."""
+    (path,) = make_images(tmp_path, 1)
+    out = tmp_path / "out.jsonl"
+    assert caption(fake, str(path), "-p", "Caption", "-o", str(out)).exit_code == 0
+    path.write_bytes(encode(photo(24, 16, seed=99), "PNG"))
+    assert caption(fake, str(path), "-p", "Caption", "-o", str(out)).exit_code == 0
+    assert len(fake.requests) == 2
+
+
+def test_identical_files_are_asked_about_once(fake: FakeGemini, tmp_path: Path) -> None:
+    """Two paths with the same bytes cost one request; both get a line with the answer."""
+    (first,) = make_images(tmp_path, 1)
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(first.read_bytes())
+    out = tmp_path / "out.jsonl"
+    result = caption(fake, str(first), str(copy), "-p", "Caption", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(fake.requests) == 1
+    by_path = {line["path"]: line for line in read_lines(out)}
+    assert by_path[str(copy)]["text"] == by_path[str(first)]["text"]
+    assert by_path[str(copy)]["same_as"] == str(first)
+
+
+def test_a_failed_image_exits_1_and_is_retried_next_time(fake: FakeGemini, tmp_path: Path) -> None:
+    """A rejected image gets an error line and exit 1; the rerun asks only about it."""
+    images = make_images(tmp_path / "photos", 3)
+    bad = images[1].read_bytes()
+    fake.reject = lambda body: any(data == bad for _, data in images_in(body))
+    out = tmp_path / "out.jsonl"
+    first = caption(fake, str(tmp_path / "photos"), "-p", "Caption", "-o", str(out))
+    assert first.exit_code == 1, first.output
+    assert f"{images[1]}: " in first.stderr
+    assert "Provided image is not valid" in first.stderr
+    failed = [line for line in read_lines(out) if line["error"]]
+    assert [line["path"] for line in failed] == [str(images[1])]
+    fake.reject = None
+    second = caption(fake, str(tmp_path / "photos"), "-p", "Caption", "-o", str(out))
+    assert second.exit_code == 0, second.output
+    assert len(fake.requests) == 4
+    assert "1 answered, 2 already in" in second.stderr
+
+
+def test_429s_are_retried_and_counted(fake: FakeGemini, tmp_path: Path) -> None:
+    """Gemini's RESOURCE_EXHAUSTED answers are retried; the summary says how many."""
+    make_images(tmp_path / "photos", 3)
+    fake.script(429, 429, 429)
+    out = tmp_path / "out.jsonl"
+    result = caption(
+        fake, str(tmp_path / "photos"), "-p", "Caption", "-o", str(out), "--concurrency", "1"
+    )
+    assert result.exit_code == 0, result.output
+    assert fake.statuses.count(429) == 3
+    assert [line["error"] for line in read_lines(out)] == [None, None, None]
+    assert "3 answers were 429 and retried; concurrency went down to 1" in result.stderr
+
+
+def test_concurrency_bounds_requests_in_flight(tmp_path: Path) -> None:
+    """--concurrency 3 never has more than 3 requests waiting on the server."""
+    make_images(tmp_path / "photos", 9)
+    with FakeGemini(latency=0.05) as slow:
+        out = tmp_path / "out.jsonl"
+        result = caption(slow, str(tmp_path / "photos"), "-p", "C", "-o", str(out), "-c", "3")
+    assert result.exit_code == 0, result.output
+    assert slow.max_in_flight == 3
+
+
+def test_usage_problems_exit_2(fake: FakeGemini, tmp_path: Path) -> None:
+    """A missing path, a folder without images, or no key: exit 2 and no results file."""
+    out = tmp_path / "out.jsonl"
+    missing = caption(fake, str(tmp_path / "nope"), "-p", "x", "-o", str(out))
+    assert missing.exit_code == 2, missing.output
+    assert "nope" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = caption(fake, str(tmp_path / "empty"), "-p", "x", "-o", str(out))
+    assert empty.exit_code == 2, empty.output
+    assert "No image files" in empty.stderr
+    make_images(tmp_path / "photos", 1)
+    no_key = CliRunner().invoke(
+        ogv,
+        ["caption", str(tmp_path / "photos"), "-p", "x", "-o", str(out)],
+        env={"GEMINI_API_KEY": None},
+    )
+    assert no_key.exit_code == 2, no_key.output
+    assert "GEMINI_API_KEY" in no_key.stderr
+    assert not out.exists()
+    assert fake.requests == []
+
+
+def test_a_wrong_model_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    """An error every image would hit (here: 404 for the model) stops at once, exit 1."""
+    make_images(tmp_path / "photos", 6)
+    out = tmp_path / "out.jsonl"
+    with FakeGemini() as fake:
+        fake.script(*[404] * 6)
+        result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "-c", "1")
+    assert result.exit_code == 1, result.output
+    assert "--model" in result.stderr
+    assert len(fake.requests) == 1
+
+
+def _ogv(*args: str, base_url: str) -> subprocess.Popen[str]:
+    """A real `ogv` process, as a user starts it."""
+    env = {**os.environ, "GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": base_url}
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "openai_gemini_vision", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_lines(out: Path, count: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.01)
+    process.kill()
+    _, stderr = process.communicate()
+    raise AssertionError(f"{out} did not reach {count} lines before the process ended:\n{stderr}")
+
+
+def _assert_each_once(out: Path, images: list[Path]) -> None:
+    lines = read_lines(out)
+    assert sorted(line["path"] for line in lines) == sorted(str(p) for p in images)
+    assert all(line["error"] is None and line["text"] for line in lines)
+
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(tmp_path: Path) -> None:
+    """SIGINT: whole lines only, a summary, exit 130; the rerun does the rest exactly once."""
+    images = make_images(tmp_path / "photos", 16)
+    out = tmp_path / "out.jsonl"
+    args = ("caption", str(tmp_path / "photos"), "-p", "C", "-o", str(out), "-c", "2")
+    with FakeGemini(latency=0.1) as fake:
+        process = _ogv(*args, base_url=fake.base_url)
+        _wait_for_lines(out, 2, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 130, stderr
+        assert "Stopped by Ctrl-C" in stderr
+        done = read_lines(out)
+        assert 2 <= len(done) < 16
+        rerun = _ogv(*args, base_url=fake.base_url)
+        _, stderr = rerun.communicate(timeout=30)
+        assert rerun.returncode == 0, stderr
+    assert f"{len(done)} already in" in stderr
+    _assert_each_once(out, images)
+
+
+def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    """Killed twice mid-run, then rerun: every image has exactly one line, a success."""
+    images = make_images(tmp_path / "photos", 40)
+    out = tmp_path / "out.jsonl"
+    args = ("caption", str(tmp_path / "photos"), "-p", "C", "-o", str(out), "-c", "4")
+    with FakeGemini(latency=0.05) as fake:
+        for at_least in (4, 16):
+            process = _ogv(*args, base_url=fake.base_url)
+            _wait_for_lines(out, at_least, process)
+            process.kill()
+            process.communicate(timeout=20)
+            assert process.returncode == -signal.SIGKILL
+        final = _ogv(*args, base_url=fake.base_url)
+        _, stderr = final.communicate(timeout=30)
+        assert final.returncode == 0, stderr
+        answered = len(fake.requests) - fake.statuses.count(429)
+    _assert_each_once(out, images)
+    # Requests cut off by a kill are asked again; nothing already written is.
+    assert answered >= 40
