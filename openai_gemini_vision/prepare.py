@@ -30,10 +30,11 @@ from .errors import (
     RequestTooLargeError,
     TooManyImagesError,
 )
+from .fetch import public_url
 from .images import PreparedImage, shrink_step
 from .messages import ImageSlot, copy_messages, image_slots
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
-from .sources import _public, load_image, load_url_source, parse_data_url, prepare_bytes
+from .sources import load_image, load_url_source, parse_data_url, prepare_bytes
 from .tokens import TokenEstimate, estimate_prepared
 
 __all__ = ["DEFAULT_MODEL", "PreparedRequest", "aprepare_messages", "prepare_messages"]
@@ -190,14 +191,14 @@ class _Loader:
         if scheme in {"http", "https"}:
             result = self.fetched.get(source)
             if result is None:
-                raise FetchError(f"{_public(source)} was not fetched.")
+                raise FetchError(f"{public_url(source)} was not fetched.")
             if isinstance(result, GeminiVisionError):
                 raise result
             if isinstance(result, Exception):
                 raise FetchError(
-                    f"Could not fetch {_public(source)}: {type(result).__name__}: {result}"
+                    f"Could not fetch {public_url(source)}: {type(result).__name__}: {result}"
                 ) from result
-            return self._from_bytes(result, detail, _public(source), None)
+            return self._from_bytes(result, detail, public_url(source), None)
         return self._new(load_url_source(source, detail=detail, policy=policy))
 
     def _from_bytes(

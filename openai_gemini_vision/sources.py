@@ -11,7 +11,7 @@ import binascii
 import os
 import re
 from typing import IO, Any, TypeAlias
-from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 from urllib.request import url2pathname
 
 import pybase64
@@ -19,6 +19,7 @@ from PIL import Image
 
 from . import convert, fetch
 from .errors import BlockedURLError, CorruptImageError, ImageError, UnsupportedImageError
+from .fetch import public_url
 from .images import SUPPORTED_MIME_TYPES, PreparedImage, planned_size, probe
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
 from .sniff import check_complete, not_an_image, vector_error
@@ -160,20 +161,6 @@ def _read_file(path: str | os.PathLike[str]) -> bytes:
         raise ImageError(f"Cannot read the image file {shown!r}{where}: {reason}. {fix}") from None
 
 
-def _public(url: str) -> str:
-    """`url` without its query, fragment or credentials: safe for `source` and messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    try:
-        port = parts.port
-    except ValueError:  # an impossible port: leave it out of the name
-        port = None
-    if port is not None:
-        netloc += f":{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def _load_string(
     url: str, detail: Detail | None, policy: ImagePolicy, local_files: bool
 ) -> PreparedImage:
@@ -188,10 +175,10 @@ def _load_string(
         )
     if scheme in {"http", "https"}:
         data = fetch.fetch_image(url, policy)
-        return prepare_bytes(data, detail=detail, policy=policy, source=_public(url))
+        return prepare_bytes(data, detail=detail, policy=policy, source=public_url(url))
     if scheme not in {"file", ""} and len(scheme) > 1:  # one letter: a Windows drive
         raise BlockedURLError(
-            f"Cannot load an image from a {scheme}: URL ({_public(url)}). Use an "
+            f"Cannot load an image from a {scheme}: URL ({public_url(url)}). Use an "
             "http(s):// or data: URL, or a local path."
         )
     if not local_files:

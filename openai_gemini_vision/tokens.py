@@ -21,10 +21,11 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from .errors import BlockedURLError, ImageError
+from .fetch import public_url
 from .images import SUPPORTED_MIME_TYPES, ImageInfo, _orientation, planned_size, probe
 from .messages import ImageSlot, copy_messages, image_slots, text_of
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
-from .sources import _public, _read_file, parse_data_url
+from .sources import _read_file, parse_data_url
 from .token_rules import (
     RULES,
     MediaResolution,
@@ -238,7 +239,7 @@ def _probe_string(url: str, policy: ImagePolicy) -> ImageInfo | None:
     # The same gates as sending (sources.load_url_source), checked before any read.
     if scheme not in {"file", ""} and len(scheme) > 1:  # one letter: a Windows drive
         raise BlockedURLError(
-            f"Cannot size or send an image from a {scheme}: URL ({_public(url)}). Use an "
+            f"Cannot size or send an image from a {scheme}: URL ({public_url(url)}). Use an "
             "http(s):// or data: URL, or a local path."
         )
     if not policy.allow_local_files:
@@ -259,7 +260,7 @@ def _describe(source: Any) -> str:
     if isinstance(source, str):
         if source[:5].lower() == "data:":
             return "data URL"
-        return _public(source) if _split(source).scheme else source
+        return public_url(source) if _split(source).scheme else source
     if isinstance(source, os.PathLike):
         return os.fsdecode(source)
     return "PIL image" if isinstance(source, Image.Image) else "bytes"
