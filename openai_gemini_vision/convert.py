@@ -202,7 +202,11 @@ def _render(
     with _decoding(f"The {info.format or 'given'} image"):
         im.load()
         if orientation != 1:
-            im = ImageOps.exif_transpose(im)
+            with warnings.catch_warnings():
+                # exif_transpose reads the EXIF again, and Pillow warns when other tags in
+                # it are broken; the orientation itself was read (images._orientation).
+                warnings.simplefilter("ignore")
+                im = ImageOps.exif_transpose(im)
             changes.append(
                 f"turned upright by its EXIF orientation {orientation} "
                 f"({_ORIENTATION_WORDS[orientation]})"
