@@ -448,6 +448,7 @@ def test_a_404_html_page_is_a_fetch_error_with_the_status(server: Server) -> Non
 
 def test_a_declared_length_over_the_cap_is_refused_unread(server: Server) -> None:
     """A 2 GB Content-Length is refused from the headers, before any body is read."""
+
     def huge(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Length", "2000000000")
