@@ -135,6 +135,15 @@ def test_converted_and_rotated_files(tmp_path: Path) -> None:
     assert "GIF -> PNG" in result.output
 
 
+def test_base_url_is_taken_and_nothing_is_sent(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--base-url and GEMINI_BASE_URL, which every ogv command takes, change no figure."""
+    plain = _json(str(files["small"]))
+    monkeypatch.setenv("GEMINI_BASE_URL", "http://127.0.0.1:9/v1beta/openai/")
+    assert _json(str(files["small"]), "--base-url", "http://127.0.0.1:9/v1beta/openai/") == plain
+
+
 def test_unknown_model_is_flagged(files: dict[str, Path]) -> None:
     """An unrecognised model is priced with the newest family and the output says so."""
     result = _run(str(files["small"]), "--model", "gemini-4-ultra")

@@ -149,6 +149,14 @@ def _table(report: dict[str, Any]) -> Table:
     "[default: the model's own]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the same figures as JSON.")
+@click.option(
+    "--base-url",
+    metavar="URL",
+    default=None,
+    expose_value=False,
+    help="Taken like every ogv command's, so scripts can pass it to all; estimates never "
+    "call the endpoint.",
+)
 @debug_option
 def tokens(
     images: tuple[Path, ...],
