@@ -50,15 +50,33 @@ _CACHE_BYTES = 64_000_000
 
 def _resolve_key(api_key: Any) -> Any:
     """The argument, else GEMINI_API_KEY, else GOOGLE_API_KEY; never OPENAI_API_KEY."""
+    if isinstance(api_key, str):
+        api_key = _sendable(api_key, "api_key")
     if api_key:  # a string, or a callable returning one (what openai's copy() passes on)
         return api_key
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
-        # Stripped: a key read with `$(cat key.txt)` keeps its newline, and httpx's
-        # "illegal header value" error would then print the key.
-        value = os.environ.get(name, "").strip()
+        value = _sendable(os.environ.get(name, ""), name)
         if value:
             return value
     raise MissingAPIKeyError()
+
+
+def _sendable(key: str, where: str) -> str:
+    """`key` stripped, refused if a character in it cannot go in an HTTP header.
+
+    A key read with `open("key.txt").read()` or `$(cat key.txt)` keeps its newline, and
+    httpx's "Illegal header value b'Bearer <key>'" error would then print the key: the
+    refusal names the position, never the key.
+    """
+    key = key.strip()
+    bad = next((i for i, ch in enumerate(key) if not " " <= ch <= "~"), None)
+    if bad is None:
+        return key
+    raise MissingAPIKeyError(
+        f"The Gemini API key in {where} holds {key[bad]!r} at position {bad + 1} of "
+        f"{len(key)}, which cannot be sent in an HTTP header (keys are plain ASCII). Copy "
+        f"the key again from {KEY_PAGE} and set it without line breaks or quotes."
+    )
 
 
 def _resolve_base_url(base_url: Any) -> Any:
