@@ -2,7 +2,7 @@
 
 A real photo is smooth regions, edges and sensor noise; an image of shapes, gradients
 and Gaussian noise compresses about the same (a 4000x3000 JPEG at quality 90 of a few
-MB, a PNG of tens of MB), so timings and payload ratios carry over.
+MB, a PNG of tens of MB, a HEIC of a few MB), so timings and payload ratios carry over.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from pillow_heif import register_heif_opener
+
+# Pillow writes HEIF only through pillow-heif's plugin.
+register_heif_opener()
 
 __all__ = ["SIZE", "photo", "photo_file"]
 
@@ -38,12 +42,17 @@ def photo(size: tuple[int, int] = SIZE, seed: int = 0) -> Image.Image:
     return ImageChops.add(im, noise, scale=1.0, offset=-128)
 
 
-def photo_file(fmt: str, size: tuple[int, int] = SIZE, quality: int = 90) -> Path:
-    """A photo of `size` saved as `fmt` ("JPEG" at `quality`, or "PNG"), cached on disk."""
-    name = f"photo_{size[0]}x{size[1]}"
-    path = OUT / (f"{name}_q{quality}.jpg" if fmt == "JPEG" else f"{name}.png")
+def photo_file(fmt: str, size: tuple[int, int] = SIZE, quality: int = 90, seed: int = 0) -> Path:
+    """A photo of `size` saved as `fmt` ("JPEG" at `quality`, "PNG" or "HEIF"), cached on disk.
+
+    HEIF is saved at pillow-heif's default quality: about the size a phone's HEIC of the
+    same scene would be.
+    """
+    name = f"photo_{size[0]}x{size[1]}" + (f"_s{seed}" if seed else "")
+    suffix = {"JPEG": f"_q{quality}.jpg", "PNG": ".png", "HEIF": ".heic"}[fmt]
+    path = OUT / (name + suffix)
     if not path.exists():
         OUT.mkdir(parents=True, exist_ok=True)
         save: dict[str, object] = {"quality": quality} if fmt == "JPEG" else {}
-        photo(size).save(path, fmt, **save)
+        photo(size, seed).save(path, fmt, **save)
     return path
