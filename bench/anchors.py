@@ -19,6 +19,7 @@ cannot run, and nothing here ever needs the network (`offline.forbid_network` ma
 from __future__ import annotations
 
 import base64
+import functools
 import importlib
 import io
 from collections.abc import Callable
@@ -37,6 +38,8 @@ __all__ = [
     "LITELLM",
     "MIME_TYPES",
     "NAIVE",
+    "PILLOW_FULL",
+    "PILLOW_REDUCED",
     "Alternative",
     "genai_bytes",
     "genai_pil",
@@ -141,6 +144,11 @@ def pillow_low(path: Path, *, full_decode: bool = True) -> int:
 
 
 NAIVE = Alternative("naive base64", naive)
+PILLOW_FULL = Alternative("Pillow decode + thumbnail", pillow_low)
+PILLOW_REDUCED = Alternative(
+    "Pillow thumbnail() on the unloaded JPEG (reduced decode)",
+    functools.partial(pillow_low, full_decode=False),
+)
 GENAI = (
     Alternative("google-genai Part.from_bytes", genai_bytes, "google-genai"),
     Alternative("google-genai PIL image", genai_pil, "google-genai", slow=True),

@@ -16,6 +16,7 @@ libraries shows.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from anchors import PILLOW_FULL, PILLOW_REDUCED
 from photos import photo_file
 from report import Row, mb, ratio, show
 
@@ -31,11 +33,7 @@ __all__ = ["main", "memory_rows"]
 
 SIZE = (11547, 8660)  # 100.0 MP at 4:3
 TARGET_BYTES = 300_000_000
-_RECIPES = {
-    "ours": "ours",
-    "full": "Pillow decode + thumbnail",
-    "reduced": "Pillow thumbnail() on the unloaded JPEG (reduced decode)",
-}
+_PILLOW = {"full": PILLOW_FULL, "reduced": PILLOW_REDUCED}
 
 
 def _peak_rss() -> int:
@@ -61,9 +59,7 @@ def _child(recipe: str, path: Path) -> None:
 
         work = lambda: len(load_image(path, detail="low").data_url)  # noqa: E731
     else:
-        from anchors import pillow_low
-
-        work = lambda: pillow_low(path, full_decode=recipe == "full")  # noqa: E731
+        work = functools.partial(_PILLOW[recipe].recipe, path)
     imports = _peak_rss()
     start = time.perf_counter()
     work()
@@ -85,28 +81,27 @@ def _measure(recipe: str, path: Path, runs: int) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def _cell(label: str, figures: dict[str, float]) -> str:
+def _cell(figures: dict[str, float]) -> str:
     return (
-        f"{label}: {mb(int(figures['peak']))} peak ({mb(int(figures['imports']))} after "
-        f"imports), {figures['seconds']:.2f} s"
+        f"{mb(int(figures['peak']))} peak ({mb(int(figures['imports']))} after imports), "
+        f"{figures['seconds']:.2f} s"
     )
 
 
 def memory_rows(runs: int) -> list[Row]:
     """Workload 7: peak RSS of ours and of Pillow's two ways, each a median of `runs`."""
     path = photo_file("JPEG", SIZE)
-    measured = {recipe: _measure(recipe, path, runs) for recipe in _RECIPES}
-    ours = measured.pop("ours")
+    ours = _measure("ours", path, runs)
+    measured = {recipe: _measure(recipe, path, runs) for recipe in _PILLOW}
     workload = (
         f'7. peak RSS, detail="low" on a 100 MP JPEG ({SIZE[0]}x{SIZE[1]}, '
         f"{mb(path.stat().st_size)})"
     )
-    ours_cell = _cell("ours", ours).removeprefix("ours: ")
     return [
         Row(
             workload,
-            ours_cell,
-            _cell(_RECIPES[recipe], figures),
+            _cell(ours),
+            f"{_PILLOW[recipe].label}: {_cell(figures)}",
             ratio(ours["peak"], figures["peak"]),
             f"<= {mb(TARGET_BYTES)}" if recipe == "full" else "—",
             ours["peak"] <= TARGET_BYTES if recipe == "full" else None,
