@@ -125,7 +125,8 @@ def text_of(messages: list[dict[str, Any]]) -> str:
                     pieces.append(part)
                 elif isinstance(part, dict) and isinstance(part.get("text"), str):
                     pieces.append(part["text"])
-        for call in message.get("tool_calls") or ():
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():  # JSON from strangers: any type
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict):
                 pieces.extend(str(function.get(key, "")) for key in ("name", "arguments"))
