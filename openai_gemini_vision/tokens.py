@@ -365,10 +365,21 @@ def estimate_tokens(
     resolution = media_resolution_of(media_resolution)
     copied = copy_messages(messages)
     measured = [
-        measure_image(slot.source, detail=_slot_detail(slot), policy=policy)
+        measure_image(_slot_source(slot), detail=_slot_detail(slot), policy=policy)
         for slot in image_slots(copied)
     ]
     return _assemble(resolved, copied, measured, resolution)
+
+
+def _slot_source(slot: ImageSlot) -> Any:
+    """The slot's image; an image_url.url that is no string is refused as sending refuses it."""
+    if isinstance(slot.source, str | os.PathLike | Image.Image | bytes | bytearray | memoryview):
+        return slot.source
+    # Message JSON from strangers ("url": null): an ImageError, not measure_image's TypeError.
+    raise ImageError(
+        f"{slot.where}: image_url.url is a {type(slot.source).__name__}; write a data: or "
+        "http(s):// URL string, or put a PIL image, pathlib.Path or bytes in the content list."
+    )
 
 
 def estimate_prepared(

@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chat_strategies import documented, requests, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from imaging import encode, image_bytes, photo
 from PIL import Image, ImageFile
 
-from openai_gemini_vision import BlockedURLError, CorruptImageError, ImagePolicy
+from openai_gemini_vision import (
+    BlockedURLError,
+    CorruptImageError,
+    GeminiVisionError,
+    ImagePolicy,
+    prepare_messages,
+)
+from openai_gemini_vision.messages import copy_messages, image_slots, text_of
 from openai_gemini_vision.tokens import (
     CHARS_PER_TOKEN,
     RULES,
@@ -22,6 +32,7 @@ from openai_gemini_vision.tokens import (
     TileRule,
     estimate_image_tokens,
     estimate_prepared,
+    estimate_text_tokens,
     estimate_tokens,
     register_rule,
     resolve_model,
@@ -406,3 +417,80 @@ def test_caveats_are_noted() -> None:
     )
     assert any("third-party" in n for n in estimate_tokens(messages, "gemini-3-pro-preview").notes)
     assert estimate_tokens(messages, "gemini-2.0-flash").notes == []
+
+
+# --- properties ---------------------------------------------------------------------
+
+MODELS = [
+    "gemini-pro-vision",
+    "gemini-1.5-pro",
+    "gemini-2.0-flash",
+    "gemini-2.5-flash",
+    "gemini-3-pro-preview",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests, st.sampled_from([*MODELS, "not-a-known-model"]))
+def test_estimate_gives_figures_or_a_documented_error(
+    given_messages: list[Any], model: str
+) -> None:
+    """estimate_tokens adds up per image and text, or raises a GeminiVisionError or documented TypeError; input untouched."""
+    before = snapshot(given_messages)
+    try:
+        estimate = estimate_tokens(given_messages, model)
+    except (GeminiVisionError, TypeError) as exc:
+        if not documented(exc):
+            raise
+    else:
+        copied = copy_messages(given_messages)
+        assert len(estimate.per_image) == len(list(image_slots(copied)))
+        assert estimate.image_tokens == sum(estimate.per_image)
+        assert estimate.text_tokens == estimate_text_tokens(text_of(copied))
+        assert estimate.total_tokens == estimate.image_tokens + estimate.text_tokens
+    assert given_messages == before
+
+
+@settings(max_examples=150, deadline=None)
+@given(requests)
+def test_estimate_agrees_with_what_prepare_sends(given_messages: list[Any]) -> None:
+    """Where both succeed, the estimate sizes and prices each image as prepare_messages sends it."""
+    try:
+        estimate = estimate_tokens(given_messages, "gemini-2.0-flash")
+        prepared = prepare_messages(given_messages, model="gemini-2.0-flash")
+    except (GeminiVisionError, TypeError) as exc:
+        if not documented(exc):
+            raise
+        return
+    assert [image.size for image in estimate.images] == [
+        (image.width, image.height) for image in prepared.images
+    ]
+    assert estimate.total_tokens == prepared.estimate.total_tokens
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(1, 100_000),
+    st.integers(1, 100_000),
+    st.sampled_from(MODELS),
+    st.sampled_from([None, "low", "medium", "high", "ultra_high", "MEDIA_RESOLUTION_LOW"]),
+)
+def test_image_figures_are_positive_symmetric_and_agree(
+    width: int, height: int, model: str, resolution: str | None
+) -> None:
+    """A figure is a positive int, the same for the image turned a quarter, and the same via estimate_prepared; or a ValueError naming media_resolution."""
+    try:
+        tokens = estimate_image_tokens(width, height, model, media_resolution=resolution)
+    except ValueError as exc:
+        refused = str(exc)
+    else:
+        refused = ""
+    if refused:
+        assert "media_resolution" in refused
+        assert resolution is not None
+        return
+    assert isinstance(tokens, int)
+    assert tokens >= 1
+    assert estimate_image_tokens(height, width, model, media_resolution=resolution) == tokens
+    prepared = estimate_prepared([], [(width, height)], model, media_resolution=resolution)
+    assert prepared.per_image == [tokens]
