@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import base64
 import io
+import string
+import textwrap
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from imaging import encode, image_bytes, photo
 from PIL import Image
 
@@ -324,3 +329,65 @@ def test_detail_argument_applies_to_url_sources() -> None:
     big = encode(photo(800, 400), "JPEG")
     img = load_url_source(_data_url(big, "image/jpeg"), detail="low")
     assert (img.width, img.height) == (384, 192)
+
+
+# --- properties of the data-URL parser ----------------------------------------------
+
+_B64_FORMS = ["standard", "url-safe, unpadded", "wrapped at 76", "percent-encoded"]
+_SPACES = st.sampled_from([" ", "\n", "\r\n", "\t"])
+
+
+def _payload(data: bytes, form: str) -> str:
+    if form == "percent-encoded":
+        return quote_from_bytes(data)
+    if form == "url-safe, unpadded":
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+    text = base64.b64encode(data).decode()
+    return "\n".join(textwrap.wrap(text, 76)) if form == "wrapped at 76" else text
+
+
+@settings(max_examples=300)
+@given(
+    st.binary(max_size=300),
+    st.from_regex(r"([A-Za-z]{1,8}/[A-Za-z0-9.+-]{1,10})?", fullmatch=True),
+    st.sampled_from(_B64_FORMS),
+    st.lists(st.tuples(st.integers(0, 500), _SPACES), max_size=4),
+)
+def test_any_bytes_read_back_from_a_data_url(
+    data: bytes, mime: str, form: str, spaces: list[tuple[int, str]]
+) -> None:
+    """Bytes written in any accepted form (whitespace anywhere in base64) read back exactly, with the type in lower case."""
+    payload = _payload(data, form)
+    if form != "percent-encoded":
+        for position, space in spaces:
+            position %= len(payload) + 1
+            payload = payload[:position] + space + payload[position:]
+    header = mime if form == "percent-encoded" else f"{mime};base64"
+    assert parse_data_url(f"data:{header},{payload}") == (mime.lower() or None, data)
+
+
+_URL_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "+/=-_ \n%é*;,:", max_size=40)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        _URL_TEXT.map(lambda text: "data:" + text),
+        st.builds(
+            lambda head, payload: f"data:{head};base64,{payload}", st.text(max_size=12), _URL_TEXT
+        ),
+    )
+)
+def test_parse_data_url_reads_or_names_the_form(url: str) -> None:
+    """Any string gives (type or None, bytes) or a CorruptImageError showing how to write a data URL."""
+    try:
+        mime, data = parse_data_url(url)
+    except CorruptImageError as exc:
+        refused = str(exc)
+    else:
+        refused = ""
+        assert mime is None or isinstance(mime, str)
+        assert isinstance(data, bytes)
+    if refused:
+        assert "data:" in refused
