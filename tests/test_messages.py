@@ -109,3 +109,12 @@ def test_prepare_gives_a_request_or_a_documented_error(given_messages: list[Any]
         assert mime in SUPPORTED_MIME_TYPES
     sent = json.dumps(prepared.messages, ensure_ascii=False, separators=(",", ":"))
     assert prepared.request_bytes == len(sent.encode())
+
+
+def test_text_of_passes_over_tool_calls_that_are_not_a_list() -> None:
+    """A tool_calls value that is no list (message JSON from strangers) is skipped, not a crash."""
+    messages = [
+        {"role": "assistant", "content": "hi", "tool_calls": 1},
+        {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}, 7]},
+    ]
+    assert text_of(messages) == "hi\nf\n{}"

@@ -20,6 +20,7 @@ from openai_gemini_vision import (
     BlockedURLError,
     CorruptImageError,
     GeminiVisionError,
+    ImageError,
     ImagePolicy,
     prepare_messages,
 )
@@ -417,6 +418,13 @@ def test_caveats_are_noted() -> None:
     )
     assert any("third-party" in n for n in estimate_tokens(messages, "gemini-3-pro-preview").notes)
     assert estimate_tokens(messages, "gemini-2.0-flash").notes == []
+
+
+@pytest.mark.parametrize("url", [None, 5, ["data:image/png;base64,"], {"href": "x"}])
+def test_a_url_that_is_not_a_string_is_an_image_error(url: Any) -> None:
+    """An image_url.url of another type is an ImageError naming its place, as when sending."""
+    with pytest.raises(ImageError, match=r"messages\[0\]\.content\[0\]: image_url\.url is a"):
+        estimate_tokens(_user({"type": "image_url", "image_url": {"url": url}}), "gemini-2.0-flash")
 
 
 # --- properties ---------------------------------------------------------------------
