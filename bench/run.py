@@ -159,8 +159,11 @@ def results(rows: list[Row], command: str, seconds: float, before: list[str]) ->
             "",
             table(rows),
             "",
-            "Ratios are ours over the alternative (below 1: ours is faster or smaller). The "
-            "sizes are base64 as sent. Workload 2's libjpeg 1/8 decode is the floor of "
+            "Ratios are ours over the alternative (below 1: ours is faster or smaller); sizes "
+            "are base64 as sent. Page faults (workload 1) are first touches of fresh memory, "
+            "each a trap in which the kernel zeroes a 4 kB page: recipes that only move "
+            "megabytes spend as long on them as on encoding, and how many there are depends "
+            "on what ran before. The libjpeg 1/8 decode (workload 2) is the floor of "
             'detail="low" on a JPEG: every Huffman code of the file must be read, whatever '
             "the output size. Connections outside loopback refused during the run: "
             f"{refused}.",
