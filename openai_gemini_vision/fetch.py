@@ -4,36 +4,42 @@ An image URL in message JSON may come from a stranger, so a fetch must not becom
 into the machine's own network (server-side request forgery). Before any connection:
 
 - only `http` and `https`; `allowed_hosts`, when set, must name the host;
+- the URL is read by httpx2's own parser, the one that connects, so no host can look
+  different to the check than to the connection;
 - an IP literal, however it is spelled (`2130706433`, `0x7f.1`, `[::ffff:127.0.0.1]`),
-  is checked as the address it means;
-- a host name is resolved once, every address it resolves to must be global, and the
+  is checked as the address it means (`addresses.refusal`);
+- a host name is resolved once, every address it resolves to must be public, and the
   connection goes to one of those very addresses (no second lookup that a rebinding
   DNS server could answer differently). This happens in the connection pool's network
   backend, so it holds for every connection httpx2 opens, redirects included.
 
 `allow_private_urls=True` lifts the address checks (not the scheme or host checks).
 Redirects are followed by hand, at most five, each hop checked like the first. The body
-is read up to `max_fetch_bytes` and within `fetch_timeout` for the whole fetch. Proxies
-from the environment are not used: a proxy would connect to addresses no one checked.
+is read up to `max_fetch_bytes`, uncompressed, and `fetch_timeout` bounds the whole
+fetch: every lookup, connect, read and write gets only what is left of it. Proxies from
+the environment are not used: a proxy would connect to addresses no one checked.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from importlib import metadata
-from typing import Any, TypeAlias
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
 import httpcore2
 import httpx2
 
+from .addresses import literal_address, refusal
 from .errors import BlockedURLError, FetchError
 from .policy import ImagePolicy
 
@@ -51,14 +57,12 @@ MAX_REDIRECTS = 5
 
 _SCHEMES = frozenset({"http", "https"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
-#: IPv6 prefixes that carry an IPv4 address a gateway will connect to.
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
-_SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
 _ALLOW_HINT = (
     "Image URLs may only reach public addresses; to fetch from your own network on "
     "purpose, pass ImagePolicy(allow_private_urls=True), ideally with allowed_hosts={...}."
 )
+_DATA_URL_HINT = "or send the image as a data: URL"
+_T = TypeVar("_T")
 
 
 def _user_agent() -> str:
@@ -73,7 +77,7 @@ _HEADERS = {
     "user-agent": _user_agent(),
     "accept": "image/*,*/*;q=0.8",
     # Images are compressed already; a compressed body could also inflate far past the
-    # byte cap before it is counted.
+    # byte cap, or deflate to nothing while it streams forever.
     "accept-encoding": "identity",
 }
 
@@ -82,9 +86,9 @@ def public_url(url: str) -> str:
     """`url` without its query, fragment or credentials: safe for messages and logs."""
     try:
         parts = urlsplit(url)
+        host = parts.hostname or ""
     except ValueError:
         return "<an unparsable URL>"
-    host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
     try:
         port = parts.port
@@ -95,109 +99,192 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-# --- address checks ---------------------------------------------------------------------
+def _shown(url: httpx2.URL) -> str:
+    """The URL as httpx2 will request it, without query, fragment or credentials."""
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None))
 
 
-def _refusal(address: _IPAddress) -> str | None:
-    """Why a connection to `address` is refused, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo:
-            embedded = address.teredo[1]
-        if embedded is None and any(address in net for net in _NAT64):
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            reason = _refusal(embedded)
-            return f"{reason}, inside the IPv6 address {address}" if reason else None
-        if address.scope_id:
-            return f"the link-local address {address}"
-    for kind, test in (
-        ("unspecified", address.is_unspecified),
-        ("loopback", address.is_loopback),
-        ("link-local (cloud metadata services live there)", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
-        ("shared (carrier-grade NAT)", address in _SHARED),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
-        ("not globally routable", not address.is_global),
-    ):
-        if test:
-            return f"the {kind} address {address}"
-    return None
+# The checks made before any connection, on the host as httpx2 parsed it.
 
 
-def _literal_address(host: str) -> _IPAddress | None:
-    """The address an IP-literal host means, in any spelling inet_aton takes; else None."""
+def _parse(url: str) -> httpx2.URL:
     try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if ":" in host:
-        return None
-    try:
-        # "2130706433", "0x7f.1", "0177.0.0.1", "127.1": spellings C's resolver accepts.
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except (OSError, ValueError, UnicodeError):
-        return None
+        return httpx2.URL(url)
+    except (httpx2.InvalidURL, ValueError, TypeError):
+        # No parser text in the message: it can quote the URL's credentials.
+        raise FetchError(
+            f"The image URL {public_url(url)} is not a valid URL. Write "
+            f"http(s)://host/path, {_DATA_URL_HINT}."
+        ) from None
 
 
 def _normal_host(host: str) -> str:
-    return host.lower().rstrip(".")
+    """A host name compared case-blind, one trailing dot (the DNS root) dropped."""
+    host = host.lower()
+    return host[:-1] if host.endswith(".") else host
 
 
-def _check_url(url: str, policy: ImagePolicy, shown: str | None = None) -> None:
+@functools.lru_cache(maxsize=64)
+def _allowed(hosts: frozenset[str]) -> frozenset[str]:
+    """`allowed_hosts` spelled as httpx2 spells hosts (IDNA, lower case)."""
+    normal = set()
+    for host in hosts:
+        try:
+            normal.add(_normal_host(httpx2.URL(f"http://{host}/").raw_host.decode("ascii")))
+        except (httpx2.InvalidURL, ValueError, UnicodeError):
+            normal.add(_normal_host(host))
+    return frozenset(normal)
+
+
+def _host_refusal(host: str, policy: ImagePolicy) -> str | None:
+    """Why `host` (ASCII, as httpx2 connects to it) may not be fetched, or None."""
+    if policy.allowed_hosts is not None and (
+        _normal_host(host) not in _allowed(policy.allowed_hosts)
+    ):
+        return (
+            f"{host} is not in ImagePolicy(allowed_hosts={sorted(policy.allowed_hosts)!r}); "
+            f"add it there, {_DATA_URL_HINT}"
+        )
+    return None
+
+
+def _check_url(url: str, policy: ImagePolicy, shown: str | None = None) -> httpx2.URL:
     """Scheme, host list and IP literals: what can be refused before any lookup.
 
     `shown` names the URL in messages (a redirect's names the first URL too).
     """
-    shown = shown or public_url(url)
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError as exc:
-        raise FetchError(f"{shown} is not a valid URL ({exc}).") from None
-    scheme = parts.scheme.lower()
+        scheme, spelled = parts.scheme.lower(), parts.hostname or ""
+    except ValueError:  # httpx2 will say it is invalid, below
+        scheme, spelled = url.partition(":")[0].lower(), ""
     if scheme not in _SCHEMES:
         raise BlockedURLError(
-            f"Cannot fetch {shown}: only http:// and https:// image URLs are fetched, "
-            f"not {scheme or 'scheme-less'} ones. Send the image as a data: URL instead."
+            f"Cannot fetch {shown or public_url(url)}: only http:// and https:// image URLs "
+            f"are fetched, not {scheme or 'scheme-less'} ones. Send the image as a data: URL "
+            "instead."
         )
+    literal = literal_address(spelled)
+    reason = refusal(literal) if literal is not None and not policy.allow_private_urls else None
+    if reason:  # before httpx2 parses it: it refuses some spellings (0177.0.0.1) as invalid
+        also = "" if spelled == str(literal) else f" ({spelled} is {literal} written another way)"
+        raise BlockedURLError(
+            f"Refused to fetch {shown or public_url(url)}: {reason}{also}. {_ALLOW_HINT}"
+        )
+    parsed = _parse(url)
+    shown = shown or _shown(parsed)
+    host = parsed.raw_host.decode("ascii")
     if not host:
         raise FetchError(f"The image URL {shown} has no host name. Write http(s)://host/path.")
-    allowed = policy.allowed_hosts
-    if allowed is not None and _normal_host(host) not in {_normal_host(h) for h in allowed}:
-        raise BlockedURLError(
-            f"Cannot fetch {shown}: {host} is not in ImagePolicy(allowed_hosts="
-            f"{sorted(allowed)!r}). Add it there, or send the image as a data: URL."
-        )
-    literal = _literal_address(host)
+    literal = literal_address(host.strip("[]"))
+    if literal is None and not all(0 < len(label) < 64 for label in _normal_host(host).split(".")):
+        raise FetchError(f"The image URL {shown} has an impossible host name ({host[:80]!r}).")
+    problem = _host_refusal(host, policy)
+    if problem:
+        raise BlockedURLError(f"Cannot fetch {shown}: {problem}.")
     if literal is not None and not policy.allow_private_urls:
-        reason = _refusal(literal)
+        reason = refusal(literal)
         if reason:
-            spelled = "" if host == str(literal) else f" ({host} is {literal} written another way)"
-            raise BlockedURLError(f"Refused to fetch {shown}: {reason}{spelled}. {_ALLOW_HINT}")
+            raise BlockedURLError(f"Refused to fetch {shown}: {reason}. {_ALLOW_HINT}")
+    return parsed
+
+
+# Deadlines: what is left of fetch_timeout for each step, wherever the step happens.
+
+#: The monotonic time the current fetch must end by; set per fetch, read by the streams.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "openai_gemini_vision_fetch_deadline", default=None
+)
+
+
+def _left(timeout: float | None, late: type[Exception] = httpcore2.ReadTimeout) -> float | None:
+    """`timeout` cut to what is left of the current fetch's deadline; raises `late` past it."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("the fetch ran out of time")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the fetch's deadline.
+
+    httpcore2 gives each step the full timeout; without this a server sending its
+    headers one byte at a time could hold a synchronous fetch for days.
+    """
+
+    def __init__(self, inner: httpcore2.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore2.NetworkStream:
+        tls = self._inner.start_tls(ssl_context, server_hostname, _left(timeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+# The network backends: the one place every connection of a fetch is opened.
 
 
 class _Refused(Exception):
     """Raised inside the connection pool; turned into BlockedURLError with the URL."""
 
 
-def _pick(host: str, infos: Iterable[tuple[Any, ...]], policy: ImagePolicy) -> list[str]:
-    """The addresses to try for `host`, in the resolver's order; all must pass the checks."""
+#: Lookups run here so that a slow resolver cannot outlast fetch_timeout.
+_RESOLVER = ThreadPoolExecutor(4, thread_name_prefix="ogv-resolve")
+
+
+def _lookup(host: str, port: int) -> list[Any]:
+    """getaddrinfo, with the errors of impossible names turned into ConnectError."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a label over 63 characters
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise httpcore2.ConnectError(f"cannot resolve {host}: {reason}") from None
+
+
+def _addresses(host: str, infos: Iterable[Any], policy: ImagePolicy) -> list[str]:
+    """The addresses to try for `host`, in the resolver's order; all must be public."""
+    problem = _host_refusal(host, policy)
+    if problem:
+        raise _Refused(problem)
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise httpcore2.ConnectError(f"{host} resolved to no address")
     if not policy.allow_private_urls:
         for text in addresses:
-            reason = _refusal(ipaddress.ip_address(text))
+            reason = refusal(ipaddress.ip_address(text))
             if reason:
                 raise _Refused(f"{host} resolves to {reason}")
     return addresses
 
 
-def _unresolvable(host: str, exc: OSError) -> httpcore2.ConnectError:
-    return httpcore2.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}")
+def _first_that_connects(addresses: list[str], connect: Callable[[str], _T]) -> _T:
+    failure: Exception | None = None
+    for address in addresses:
+        try:
+            return connect(address)
+        except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+            failure = exc
+    assert failure is not None  # _addresses returns at least one address
+    raise failure
 
 
 class _GuardedBackend(httpcore2.NetworkBackend):
@@ -215,20 +302,18 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
+        lookup = _RESOLVER.submit(_lookup, host, port)
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise _unresolvable(host, exc) from None
-        failure: Exception | None = None
-        for address in _pick(host, infos, self._policy):
-            try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None  # _pick returns at least one address
-        raise failure
+            infos = lookup.result(_left(timeout, httpcore2.ConnectTimeout))
+        except FutureTimeout:
+            raise httpcore2.ConnectTimeout(f"looking up {host} took too long") from None
+
+        def connect(address: str) -> httpcore2.NetworkStream:
+            wait = _left(timeout, httpcore2.ConnectTimeout)
+            stream = self._inner.connect_tcp(address, port, wait, local_address, socket_options)
+            return _DeadlineStream(stream)
+
+        return _first_that_connects(_addresses(host, infos, self._policy), connect)
 
     def connect_unix_socket(self, path: str, *args: Any, **kwargs: Any) -> Any:
         raise _Refused("image URLs cannot reach Unix sockets")
@@ -238,7 +323,7 @@ class _GuardedBackend(httpcore2.NetworkBackend):
 
 
 class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
-    """The async twin of `_GuardedBackend` (asyncio and trio, through anyio)."""
+    """The async twin of `_GuardedBackend`; `anyio.fail_after` bounds the whole fetch."""
 
     def __init__(self, inner: httpcore2.AsyncNetworkBackend, policy: ImagePolicy) -> None:
         self._inner = inner
@@ -252,22 +337,18 @@ class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        try:
-            # The blocking resolver in a worker thread: the one tests and users can patch.
-            infos = await anyio.to_thread.run_sync(
-                functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-            )
-        except OSError as exc:
-            raise _unresolvable(host, exc) from None
+        # The blocking resolver in a worker thread, left behind if the fetch times out.
+        lookup = functools.partial(_lookup, host, port)
+        infos = await anyio.to_thread.run_sync(lookup, abandon_on_cancel=True)
         failure: Exception | None = None
-        for address in _pick(host, infos, self._policy):
+        for address in _addresses(host, infos, self._policy):
             try:
                 return await self._inner.connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
             except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
                 failure = exc
-        assert failure is not None
+        assert failure is not None  # _addresses returns at least one address
         raise failure
 
     async def connect_unix_socket(self, path: str, *args: Any, **kwargs: Any) -> Any:
@@ -277,99 +358,114 @@ class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-# --- clients ----------------------------------------------------------------------------
-
-
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """One verifying context for every fetch: building one reads the trust store."""
     return httpx2.create_ssl_context(trust_env=False)
 
 
-def _limits(policy: ImagePolicy) -> httpx2.Limits:
-    return httpx2.Limits(max_connections=policy.fetch_concurrency, keepalive_expiry=5.0)
+def _guard(pool: Any, backend: Callable[[Any], Any]) -> None:
+    """Put the guarded backend in the pool httpx2 made, or fail loudly, never open."""
+    # httpx2's transports take no network backend, and the pool's is the one place
+    # every connection is opened (redirect hops and keep-alive reconnects included).
+    inner = getattr(pool, "_network_backend", None)
+    if not isinstance(inner, httpcore2.NetworkBackend | httpcore2.AsyncNetworkBackend):
+        raise RuntimeError(
+            "This httpx2/httpcore2 version keeps its network backend elsewhere, so image "
+            "URLs cannot be fetched safely; install the versions pyproject.toml names."
+        )
+    pool._network_backend = backend(inner)
+
+
+def _transport_options(policy: ImagePolicy) -> dict[str, Any]:
+    # Keep-alive across the URLs of one request only: each fetch_many has its own pool.
+    limits = httpx2.Limits(max_connections=policy.fetch_concurrency, keepalive_expiry=5.0)
+    return {"verify": _ssl_context(), "trust_env": False, "limits": limits}
 
 
 def _client(policy: ImagePolicy) -> httpx2.Client:
-    transport = httpx2.HTTPTransport(verify=_ssl_context(), trust_env=False, limits=_limits(policy))
-    # httpx2's transports take no network backend, and the pool's is the one place
-    # every connection is opened (redirect hops and keep-alive reconnects included).
-    pool = transport._pool
-    pool._network_backend = _GuardedBackend(pool._network_backend, policy)
-    return httpx2.Client(transport=transport, trust_env=False, headers=_HEADERS)
+    transport = httpx2.HTTPTransport(**_transport_options(policy))
+    _guard(transport._pool, lambda inner: _GuardedBackend(inner, policy))
+    return httpx2.Client(
+        transport=transport, trust_env=False, headers=_HEADERS, timeout=policy.fetch_timeout
+    )
 
 
 def _async_client(policy: ImagePolicy) -> httpx2.AsyncClient:
-    transport = httpx2.AsyncHTTPTransport(
-        verify=_ssl_context(), trust_env=False, limits=_limits(policy)
+    transport = httpx2.AsyncHTTPTransport(**_transport_options(policy))
+    _guard(transport._pool, lambda _: _AsyncGuardedBackend(httpcore2.AnyIOBackend(), policy))
+    return httpx2.AsyncClient(
+        transport=transport, trust_env=False, headers=_HEADERS, timeout=policy.fetch_timeout
     )
-    pool = transport._pool
-    pool._network_backend = _AsyncGuardedBackend(httpcore2.AnyIOBackend(), policy)
-    return httpx2.AsyncClient(transport=transport, trust_env=False, headers=_HEADERS)
 
 
-# --- one fetch --------------------------------------------------------------------------
+# One fetch: the hops, what each answer means, and the body within the limits.
 
 
 class _Fetch:
-    """The state of fetching one URL: the hop, the deadline, and what each answer means."""
+    """The state of fetching one URL: where it is, how many redirects, its deadline."""
 
     def __init__(self, url: str, policy: ImagePolicy) -> None:
-        self.first = url
-        self.url = url
         self.policy = policy
+        self.first = public_url(url)
+        self.url = _check_url(url, policy)
+        self.redirects = 0
+        self.seen = {str(self.url)}
         self.deadline = time.monotonic() + policy.fetch_timeout
-        self.seen = {url}
-
-    def timeout(self) -> httpx2.Timeout:
-        """What is left of `fetch_timeout`, for the next request's every step."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise self.timed_out()
-        return httpx2.Timeout(left)
 
     def where(self) -> str:
         """The URL for messages: the first one, and the hop when a redirect led elsewhere."""
-        shown = public_url(self.first)
-        return (
-            shown if self.url == self.first else f"{shown} (redirected to {public_url(self.url)})"
-        )
+        hop = _shown(self.url)
+        return self.first if hop == self.first else f"{self.first} (redirected to {hop})"
 
-    def timed_out(self) -> FetchError:
-        return FetchError(
-            f"Fetching {self.where()} took longer than ImagePolicy(fetch_timeout="
-            f"{self.policy.fetch_timeout:g}) seconds. Raise fetch_timeout, or send the image "
-            "as a data: URL."
-        )
+    def follow(self, response: httpx2.Response) -> bool:
+        """Move to where a redirect leads (checked) and say True; False for other answers."""
+        location = response.headers.get("location")
+        if response.status_code not in _REDIRECTS or location is None:
+            return False
+        try:
+            target = urljoin(str(self.url), location)
+        except ValueError:
+            raise FetchError(
+                f"Fetching {self.where()} was redirected to an unreadable Location; "
+                f"give the image's final URL, {_DATA_URL_HINT}."
+            ) from None
+        self.redirects += 1
+        if self.redirects > MAX_REDIRECTS:
+            raise FetchError(
+                f"Fetching {self.where()} was redirected more than {MAX_REDIRECTS} times; "
+                f"give the image's final URL, {_DATA_URL_HINT}."
+            )
+        shown = f"{self.first} (redirected to {public_url(target)})"
+        parsed = _check_url(target, self.policy, shown)
+        if str(parsed) in self.seen:
+            raise FetchError(
+                f"Fetching {self.where()} ran into a redirect loop at {public_url(target)}; "
+                f"give the image's final URL, {_DATA_URL_HINT}."
+            )
+        self.seen.add(str(parsed))
+        self.url = parsed
+        return True
 
-    def next_url(self, response: httpx2.Response) -> str | None:
-        """Where a redirect leads (checked), None for a final answer; raises for errors."""
+    def check_final(self, response: httpx2.Response) -> None:
+        """Refuse an error status, a compressed body, or a declared size over the cap."""
         status = response.status_code
-        if status in _REDIRECTS and "location" in response.headers:
-            target = urljoin(self.url, response.headers["location"])
-            if target in self.seen:
-                raise FetchError(
-                    f"Fetching {self.where()} ran into a redirect loop at {public_url(target)}."
-                )
-            if len(self.seen) > MAX_REDIRECTS:
-                raise FetchError(
-                    f"Fetching {self.where()} was redirected more than {MAX_REDIRECTS} times; "
-                    "give the image's final URL."
-                )
-            self.seen.add(target)
-            self.url = target
-            _check_url(target, self.policy, self.where())
-            return target
         if not 200 <= status < 300:
             phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
             raise FetchError(
                 f"Fetching {self.where()} failed: HTTP {status}{phrase}. Check that the URL "
-                "is right and publicly readable, or send the image as a data: URL."
+                f"is right and publicly readable, {_DATA_URL_HINT}."
+            )
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in {"identity", ""}:
+            raise FetchError(
+                f"The server of {self.where()} sent the image compressed ({encoding}) though "
+                "it was asked not to, so its size cannot be bounded; send the image as a "
+                "data: URL."
             )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.policy.max_fetch_bytes:
             raise self.too_big(f"declares {int(declared):,} bytes")
-        return None
 
     def too_big(self, what: str) -> FetchError:
         return FetchError(
@@ -378,58 +474,68 @@ class _Fetch:
         )
 
     def add(self, body: bytearray, chunk: bytes) -> None:
-        """Append a chunk of the body, within the byte cap and the deadline."""
+        """Append a chunk of the body, within the byte cap."""
         body += chunk
         if len(body) > self.policy.max_fetch_bytes:
             raise self.too_big("is larger than that")
-        if time.monotonic() > self.deadline:
-            raise self.timed_out()
 
     def failed(self, exc: Exception) -> FetchError:
         """A FetchError for what went wrong on the wire, naming the URL, never its query."""
         if isinstance(exc, _Refused):
             return BlockedURLError(f"Refused to fetch {self.where()}: {exc}. {_ALLOW_HINT}")
-        if isinstance(exc, httpx2.TimeoutException | TimeoutError):
-            return self.timed_out()
-        if isinstance(exc, httpx2.InvalidURL):
-            return FetchError(f"{self.where()} is not a valid URL ({exc}).")
-        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, httpx2.TimeoutException | httpcore2.TimeoutException | TimeoutError):
+            return FetchError(
+                f"Fetching {self.where()} took longer than ImagePolicy(fetch_timeout="
+                f"{self.policy.fetch_timeout:g}) seconds. Raise fetch_timeout, "
+                f"{_DATA_URL_HINT}."
+            )
+        reason = (str(exc) or type(exc).__name__).rstrip(".")
         return FetchError(
-            f"Could not fetch {self.where()}: {reason}. Check the URL and the network, or "
-            "send the image as a data: URL."
+            f"Could not fetch {self.where()}: {reason}. Check the URL and the network, "
+            f"{_DATA_URL_HINT}."
         )
 
 
-_WIRE_ERRORS = (_Refused, httpx2.HTTPError, httpx2.InvalidURL, TimeoutError)
+# httpcore2's timeouts come from `_left` before a request starts; inside one, httpx2 maps them.
+_WIRE_ERRORS = (
+    _Refused,
+    httpx2.HTTPError,
+    httpx2.InvalidURL,
+    httpcore2.TimeoutException,
+    TimeoutError,
+)
 
 
 def _fetch_with(client: httpx2.Client, url: str, policy: ImagePolicy) -> bytes:
-    _check_url(url, policy)
     state = _Fetch(url, policy)
+    token = _DEADLINE.set(state.deadline)
     try:
         while True:
-            with client.stream("GET", state.url, timeout=state.timeout()) as response:
-                if state.next_url(response) is not None:
+            with client.stream("GET", state.url, timeout=_left(None)) as response:
+                if state.follow(response):
                     continue
+                state.check_final(response)
                 body = bytearray()
-                for chunk in response.iter_bytes():
+                for chunk in response.iter_raw():
                     state.add(body, chunk)
                 return bytes(body)
     except _WIRE_ERRORS as exc:
         raise state.failed(exc) from None
+    finally:
+        _DEADLINE.reset(token)
 
 
 async def _afetch_with(client: httpx2.AsyncClient, url: str, policy: ImagePolicy) -> bytes:
-    _check_url(url, policy)
     state = _Fetch(url, policy)
     try:
         with anyio.fail_after(policy.fetch_timeout):
             while True:
-                async with client.stream("GET", state.url, timeout=state.timeout()) as response:
-                    if state.next_url(response) is not None:
+                async with client.stream("GET", state.url) as response:
+                    if state.follow(response):
                         continue
+                    state.check_final(response)
                     body = bytearray()
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in response.aiter_raw():
                         state.add(body, chunk)
                     return bytes(body)
     except _WIRE_ERRORS as exc:

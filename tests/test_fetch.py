@@ -23,6 +23,7 @@ import pytest
 from imaging import image_bytes
 
 from openai_gemini_vision import BlockedURLError, FetchError, ImagePolicy, load_image
+from openai_gemini_vision.addresses import refusal
 from openai_gemini_vision.fetch import (
     MAX_REDIRECTS,
     afetch_image,
@@ -33,7 +34,8 @@ from openai_gemini_vision.fetch import (
 
 PNG = image_bytes("PNG", 32, 24)
 LOOPBACK = ImagePolicy(allow_private_urls=True)
-#: Documentation-range stand-ins for public hosts; the guard forwards them to loopback.
+#: Public addresses (example.com's, a CDN's) standing in for image hosts; the guard
+#: forwards them to the loopback server, so nothing is ever sent to them.
 PUBLIC_A = "93.184.216.34"
 PUBLIC_B = "151.101.1.69"
 
@@ -587,3 +589,166 @@ async def test_afetch_many_returns_refusals_per_url(server: Server) -> None:
     )
     assert results[server.url("/a.png")] == PNG
     assert isinstance(results["http://elsewhere.example.com/b.png"], BlockedURLError)
+
+
+# --- what a hostile server or URL tries against the limits ------------------------------
+
+
+def header_trickle(server: Server) -> Handler:
+    """Headers one byte every 0.1 s for 3 s, then an empty body: fine, if anyone waited."""
+
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(30):
+            if server.stop.wait(0.1):
+                return
+            h.wfile.write(b"a")
+            h.wfile.flush()
+        h.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
+
+    return handle
+
+
+@pytest.mark.asyncio
+async def test_headers_sent_a_byte_at_a_time_stop_at_the_time_limit(server: Server) -> None:
+    """fetch_timeout bounds the whole fetch, not each read: a header trickle cannot hold it."""
+    server.routes["/slow-headers"] = header_trickle(server)
+    policy = LOOPBACK.model_copy(update={"fetch_timeout": 0.5})
+    with pytest.raises(FetchError, match="took longer than"):
+        fetch_image(server.url("/slow-headers"), policy)
+    with pytest.raises(FetchError, match="took longer than"):
+        await afetch_image(server.url("/slow-headers"), policy)
+
+
+def test_a_compressed_body_is_refused(server: Server) -> None:
+    """A gzip body (asked for without compression) is refused: it could inflate or stall unseen."""
+    gzip_of_nothing = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\x00\x00\x00\xff\xff" * 1000
+    server.routes["/a.png"] = respond(200, gzip_of_nothing, Content_Encoding="gzip")
+    with pytest.raises(FetchError, match=r"compressed \(gzip\)"):
+        fetch_image(server.url("/a.png"), LOOPBACK)
+
+
+def test_each_connect_gets_only_what_is_left(monkeypatch: pytest.MonkeyPatch, net: Net) -> None:
+    """Ten unanswering addresses for one name share fetch_timeout instead of each taking it."""
+    addresses = [f"93.184.216.{i}" for i in range(10, 20)]
+    attempts: list[float | None] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        answers = [host] if host in addresses else addresses
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
+
+    def blackhole(sock: socket.socket, address: Any) -> None:
+        attempts.append(sock.gettimeout())
+        time.sleep(sock.gettimeout() or 0)  # a filtered port: no answer until the timeout
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", blackhole)
+    with pytest.raises(FetchError, match="took longer than"):
+        fetch_image("http://many.example.com/a.png", ImagePolicy(fetch_timeout=0.3))
+    assert len(attempts) == 1
+    assert attempts[0] is not None
+    assert attempts[0] <= 0.3
+
+
+@pytest.mark.asyncio
+async def test_a_slow_resolver_cannot_outlast_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lookup that hangs ends the fetch at fetch_timeout, sync and async."""
+
+    def slow_dns(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.5)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_dns)
+    policy = ImagePolicy(fetch_timeout=0.3)
+    with pytest.raises(FetchError, match="took longer than"):
+        fetch_image("http://slow.example.com/a.png", policy)
+    with pytest.raises(FetchError, match="took longer than"):
+        await afetch_image("http://slow.example.com/a.png", policy)
+
+
+IMPOSSIBLE_HOSTS = [
+    "http://" + "a" * 64 + ".example.com/a.png",
+    "http://a..example.com/a.png",
+    "http://images.example.com../a.png",
+]
+
+
+@pytest.mark.parametrize("url", IMPOSSIBLE_HOSTS, ids=["long label", "empty label", "two dots"])
+def test_impossible_host_names_are_fetch_errors(url: str, net: Net) -> None:
+    """A host no resolver can take is a FetchError, never a raw UnicodeError; nothing is looked up."""
+    with pytest.raises(FetchError, match="impossible host name"):
+        fetch_image(url, ImagePolicy())
+    assert net.lookups == []
+
+
+@pytest.mark.asyncio
+async def test_one_stranger_url_does_not_sink_the_others(server: Server) -> None:
+    """fetch_many and afetch_many give each URL its own result, whatever the others hold."""
+    server.routes["/a.png"] = respond(200, PNG)
+    server.routes["/r"] = redirect("http://[::1/")
+    urls = [server.url("/a.png"), *IMPOSSIBLE_HOSTS, server.url("/r"), "http://[::1/"]
+    for results in (fetch_many(urls, LOOPBACK), await afetch_many(urls, LOOPBACK)):
+        assert results[urls[0]] == PNG
+        assert all(isinstance(results[url], FetchError) for url in urls[1:])
+
+
+@pytest.mark.parametrize("location", ["http://[::1/", "//[x/"])
+def test_an_unreadable_location_is_a_fetch_error(location: str, server: Server) -> None:
+    """A redirect to a Location no parser can read is a FetchError naming the fix."""
+    server.routes["/r"] = redirect(location)
+    with pytest.raises(FetchError, match="unreadable Location; give the image's final URL"):
+        fetch_image(server.url("/r"), LOOPBACK)
+
+
+def test_allowed_hosts_is_checked_on_the_host_connected_to(server: Server, net: Net) -> None:
+    """A URL that one parser reads as the allowed host and another as a different one is refused."""
+    net.names["evil.net%5ballowed.com"] = [PUBLIC_A]
+    net.nat[PUBLIC_A] = server.port
+    server.routes["/a.png"] = respond(200, PNG)
+    policy = ImagePolicy(allowed_hosts=frozenset({"allowed.com"}))
+    with pytest.raises(BlockedURLError, match="is not in ImagePolicy"):
+        fetch_image("http://[::1]@evil.net[allowed.com/a.png", policy)
+    assert server.hits == {}
+    assert net.connects == []
+
+
+def test_credentials_never_reach_a_message(server: Server, net: Net) -> None:
+    """A password in a URL is not quoted by any error, readable URL or not."""
+    for url in (
+        "http://user:hunter2\uff03@example.com/a.png",
+        server.url("/gone.png").replace("http://", "http://user:hunter2@"),
+    ):
+        with pytest.raises(FetchError) as caught:
+            fetch_image(url, LOOPBACK)
+        assert "hunter2" not in str(caught.value)
+        assert "user" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b:1:a00:0:100:5db8:d822",  # 10.0.0.1 behind a local-use (/48) NAT64
+        "64:ff9b::a00:1",  # 10.0.0.1 behind the well-known NAT64 prefix
+        "192.0.0.8",  # IETF protocol assignments: global on some Python releases
+        "192.0.0.200",
+        "198.18.0.1",  # benchmarking
+        "2001:db8::1",  # documentation
+        "fec0::1",  # site-local
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    ],
+)
+def test_special_purpose_addresses_are_refused_on_every_python(address: str) -> None:
+    """The IANA special-purpose table decides, not the running Python's ipaddress release."""
+    assert refusal(ipaddress.ip_address(address)) is not None
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:2800:220:1:248:1893:25c8:1946", "64:ff9b::5db8:d822"],
+)
+def test_public_addresses_pass(address: str) -> None:
+    """Real public addresses, IPv6 and NAT64 of a public IPv4 included, are allowed."""
+    assert refusal(ipaddress.ip_address(address)) is None
