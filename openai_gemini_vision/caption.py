@@ -188,6 +188,10 @@ class Captioner:
         self.summary = CaptionSummary(lowest_concurrency=concurrency)
         self._answered = Answered()
         self._inflight: dict[ResumeKey, asyncio.Future[Record | None]] = {}
+        # Files claim their bytes in the order given, whichever read finished first, so
+        # of two identical files the first listed is the one asked about.
+        self._turn = 0
+        self._turns = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._fatal: BaseException | None = None
 
@@ -217,7 +221,7 @@ class Captioner:
             writer = LedgerWriter(self.out)
             self.summary.cut_bytes = writer.cut_bytes
             self._answered = read_ledger(self.out)
-            queue = iter(files)
+            queue = enumerate(files)
             self._tasks = [
                 asyncio.create_task(self._worker(queue, client, writer))
                 for _ in range(self.limiter.maximum)
@@ -242,13 +246,13 @@ class Captioner:
             self.limiter.succeeded()
 
     async def _worker(
-        self, queue: Iterator[str], client: openai.AsyncOpenAI, writer: LedgerWriter
+        self, queue: Iterator[tuple[int, str]], client: openai.AsyncOpenAI, writer: LedgerWriter
     ) -> None:
         try:
-            for path in queue:
+            for index, path in queue:
                 if self._fatal is not None or self.summary.interrupted:
                     return
-                outcome = await self._one(path, client, writer)
+                outcome = await self._one(index, path, client, writer)
                 if outcome is not None and self.on_progress is not None:
                     self.on_progress(outcome)
         except Exception as exc:  # noqa: BLE001 - e.g. the results file cannot be written
@@ -256,23 +260,27 @@ class Captioner:
             self._cancel_others()
 
     async def _one(
-        self, path: str, client: openai.AsyncOpenAI, writer: LedgerWriter
+        self, index: int, path: str, client: openai.AsyncOpenAI, writer: LedgerWriter
     ) -> Outcome | None:
         try:
             data, sha256 = await asyncio.to_thread(_read, path)
         except OSError as exc:
+            await self._take_turn(index, None)
             return await self._write(writer, self._record(path, None, error=_error_text(exc)))
         key = (sha256, self.prompt, self.model)
+        pending = await self._take_turn(index, key)
         if (path, key) in self._answered.paths:
             self.summary.skipped += 1
             return "skipped"
-        earlier = self._answered.by_key.get(key)
-        if earlier is None and key in self._inflight:
-            earlier = await self._inflight[key]
-        if earlier is not None:
-            return await self._write(writer, self._reuse(path, earlier))
-        pending: asyncio.Future[Record | None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = pending
+        while pending is None:  # the same bytes are answered, or being asked about
+            earlier = self._answered.by_key.get(key)
+            if earlier is not None:
+                return await self._write(writer, self._reuse(path, earlier))
+            asked = self._inflight.get(key)
+            if asked is None:  # it failed: ask again
+                pending = self._claim(key)
+            else:
+                await asked
         record: Record | None = None
         try:
             async with self.limiter:
@@ -283,6 +291,23 @@ class Captioner:
         finally:
             pending.set_result(record if record is not None and succeeded(record) else None)
             del self._inflight[key]
+
+    def _claim(self, key: ResumeKey) -> asyncio.Future[Record | None]:
+        pending: asyncio.Future[Record | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = pending
+        return pending
+
+    async def _take_turn(
+        self, index: int, key: ResumeKey | None
+    ) -> asyncio.Future[Record | None] | None:
+        """After the files listed before this one: claim `key` if it is new (its future)."""
+        async with self._turns:
+            await self._turns.wait_for(lambda: self._turn == index)
+            self._turn += 1
+            self._turns.notify_all()
+            if key is None or key in self._inflight or key in self._answered.by_key:
+                return None
+            return self._claim(key)
 
     async def _ask(
         self, path: str, data: bytes, sha256: str, client: openai.AsyncOpenAI

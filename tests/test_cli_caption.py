@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from fakegemini import FakeGemini, images_in
 from imaging import encode, photo
 
+from openai_gemini_vision import caption as caption_module
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.images import payload_placeholder
 
@@ -120,6 +121,31 @@ def test_identical_files_are_asked_about_once(fake: FakeGemini, tmp_path: Path) 
     by_path = {line["path"]: line for line in read_lines(out)}
     assert by_path[str(copy)]["text"] == by_path[str(first)]["text"]
     assert by_path[str(copy)]["same_as"] == str(first)
+
+
+def test_the_first_listed_copy_is_the_one_asked_about(
+    fake: FakeGemini, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whichever file is read first, the earliest listed of identical files is asked about."""
+    (first,) = make_images(tmp_path, 1)
+    copies = [tmp_path / f"copy{n}.png" for n in range(3)]
+    for copy in copies:
+        copy.write_bytes(first.read_bytes())
+    real_read = caption_module._read
+
+    def first_read_last(path: str) -> tuple[bytes, str]:
+        if path == str(first):
+            time.sleep(0.3)  # the copies' reads finish before the first file's
+        return real_read(path)
+
+    monkeypatch.setattr(caption_module, "_read", first_read_last)
+    out = tmp_path / "out.jsonl"
+    result = caption(fake, *map(str, [first, *copies]), "-p", "Caption", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(fake.requests) == 1
+    by_path = {line["path"]: line for line in read_lines(out)}
+    assert "same_as" not in by_path[str(first)]
+    assert [by_path[str(copy)]["same_as"] for copy in copies] == [str(first)] * 3
 
 
 def test_a_failed_image_exits_1_and_is_retried_next_time(fake: FakeGemini, tmp_path: Path) -> None:
