@@ -24,6 +24,7 @@ __all__ = [
     "is_lossless",
     "shrink",
     "transform",
+    "upright",
 ]
 
 #: Output type of each format this module writes.
@@ -184,6 +185,15 @@ def _frames_note(frames: int) -> str:
     return f", first of {frames:,} frames" if frames > 1 else ""
 
 
+def upright(im: Image.Image) -> Image.Image:
+    """`im` turned by its EXIF orientation: a new image (a copy when it is upright already)."""
+    with warnings.catch_warnings():
+        # exif_transpose reads the EXIF again, and Pillow warns when other tags in it
+        # are broken; the orientation itself reads fine (images._orientation).
+        warnings.simplefilter("ignore")
+        return ImageOps.exif_transpose(im)
+
+
 def _render(
     im: Image.Image,
     *,
@@ -202,11 +212,7 @@ def _render(
     with _decoding(f"The {info.format or 'given'} image"):
         im.load()
         if orientation != 1:
-            with warnings.catch_warnings():
-                # exif_transpose reads the EXIF again, and Pillow warns when other tags in
-                # it are broken; the orientation itself was read (images._orientation).
-                warnings.simplefilter("ignore")
-                im = ImageOps.exif_transpose(im)
+            im = upright(im)
             changes.append(
                 f"turned upright by its EXIF orientation {orientation} "
                 f"({_ORIENTATION_WORDS[orientation]})"

@@ -6,7 +6,9 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
+
+from .convert import upright
 
 if TYPE_CHECKING:
     from .detection import Detection
@@ -95,10 +97,9 @@ def _font_size(size: tuple[int, int]) -> int:
 
 def _canvas(image: Image.Image) -> Image.Image:
     """An upright RGB(A) copy of `image` to draw on; `image` itself is left alone."""
-    upright = ImageOps.exif_transpose(image)  # always a new image
-    alpha = upright.has_transparency_data
-    mode = "RGBA" if alpha else "RGB"
-    return upright if upright.mode == mode else upright.convert(mode)
+    turned = upright(image)  # always a new image
+    mode = "RGBA" if turned.has_transparency_data else "RGB"
+    return turned if turned.mode == mode else turned.convert(mode)
 
 
 def draw_detections(image: Image.Image, detections: Sequence[Detection]) -> Image.Image:

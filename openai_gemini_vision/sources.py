@@ -47,6 +47,8 @@ _WHITESPACE = re.compile(rb"\s+")
 def _label_note(declared: str | None, actual: str) -> list[str]:
     if declared is None or declared.lower() == actual:
         return []
+    if len(declared) > 60:  # a stranger's label must not fill logs and reports
+        declared = f"{declared[:40]}...({len(declared):,} characters)"
     return [f"declared {declared}, is {actual}: sent as {actual}"]
 
 
@@ -212,6 +214,8 @@ def _read_stream(stream: Any) -> tuple[bytes, str]:
     source = os.fsdecode(name) if isinstance(name, str | bytes) else "file object"
     try:
         data = stream.read()
+    except UnicodeDecodeError:  # image bytes read through a text-mode file
+        data = ""
     except OSError as exc:
         raise ImageError(f"Cannot read the image from {source}: {exc}.") from None
     if isinstance(data, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 
 from PIL import Image
 
@@ -41,3 +42,11 @@ def image_bytes(fmt: str = "PNG", width: int = 64, height: int = 48, **save: obj
     """A small photo-like image encoded as `fmt`."""
     mode = "RGB" if fmt in {"JPEG", "BMP", "PPM"} else "RGBA" if fmt == "ICO" else "RGB"
     return encode(photo(width, height, mode=mode), fmt, **save)
+
+
+def exif_with_broken_tag(orientation: int) -> bytes:
+    """EXIF holding `orientation` and an ImageDescription whose data lies past the block."""
+    entries = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    entries += struct.pack(">HHII", 0x010E, 2, 1000, 0xFFFF0000)
+    ifd = struct.pack(">H", 2) + entries + struct.pack(">I", 0)
+    return b"Exif\x00\x00" + b"MM\x00\x2a\x00\x00\x00\x08" + ifd

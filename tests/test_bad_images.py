@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote_from_bytes
 
 import pytest
-from imaging import encode, image_bytes, photo
+from imaging import encode, exif_with_broken_tag, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -182,14 +182,6 @@ def huge_chunk_png() -> bytes:
     """A PNG whose IDAT length field claims 4 GB: nothing may try to read or allocate it."""
     head = image_bytes("PNG", 8, 8)[:33]  # signature and IHDR
     return head + struct.pack(">I", 0xFFFFFFFF) + b"IDAT" + bytes(20)
-
-
-def exif_with_broken_tag(orientation: int) -> bytes:
-    """EXIF holding `orientation` and an ImageDescription whose data lies past the block."""
-    entries = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
-    entries += struct.pack(">HHII", 0x010E, 2, 1000, 0xFFFF0000)
-    ifd = struct.pack(">H", 2) + entries + struct.pack(">I", 0)
-    return b"Exif\x00\x00" + b"MM\x00\x2a\x00\x00\x00\x08" + ifd
 
 
 def corrupt_exif_jpeg() -> bytes:

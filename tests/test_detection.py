@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import openai
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import encode, photo
+from imaging import encode, exif_with_broken_tag, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -425,6 +426,18 @@ def test_an_image_with_exif_orientation_is_drawn_upright() -> None:
         out = draw_detections(image, [_detection("cat", (5, 50, 35, 75))])
     assert out.size == (40, 80)
     assert out.getpixel((5, 60)) == colours_for(["cat"])["cat"]
+
+
+def test_a_photo_with_broken_exif_tags_is_drawn_without_a_warning() -> None:
+    """Orientation read from EXIF whose other tags are broken turns the picture, silently."""
+    stored = encode(Image.new("RGB", (80, 40)), "JPEG", exif=exif_with_broken_tag(6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's own note, while the caller opens it
+        image = Image.open(io.BytesIO(stored))
+    with image, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = draw_detections(image, [_detection("cat", (5, 50, 35, 75))])
+    assert out.size == (40, 80)
 
 
 # --- detect against hand-written cassettes (cassettes/README.md) ------------------------

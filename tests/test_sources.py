@@ -155,6 +155,26 @@ def test_base64_text_given_as_a_path_gets_a_hint() -> None:
         load_image(bare)
 
 
+def test_a_text_mode_file_says_to_open_it_in_binary(tmp_path: Path) -> None:
+    """Image bytes read through open(path) without 'rb' give the fix, not UnicodeDecodeError."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(PNG)
+    with (
+        open(path, encoding="utf-8") as text,
+        pytest.raises(ImageError, match=r"open\(path, 'rb'\)"),
+    ):
+        load_image(text)
+
+
+def test_a_huge_declared_type_is_cut_short_in_changes() -> None:
+    """A data URL's label is quoted in changes only in short, whatever its length."""
+    label = "image/" + "x" * 10_000
+    image = load_image(f"data:{label};base64,{base64.b64encode(PNG).decode()}")
+    (change,) = image.changes
+    assert len(change) < 120
+    assert "10,006 characters" in change
+
+
 def test_path_with_nul_is_an_image_error() -> None:
     """A path holding a NUL character gives ImageError, not Python's ValueError from open()."""
     with pytest.raises(ImageError, match="null byte"):
