@@ -83,7 +83,7 @@ def missing(alternative: Alternative) -> str | None:
     try:
         importlib.import_module(_MODULES[alternative.package])
     except ImportError as exc:
-        return f"{alternative.package} is not installed ({exc}); pip install '.[bench]'"
+        return f"{alternative.package} cannot be imported ({exc}); pip install '.[bench]'"
     return None
 
 

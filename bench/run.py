@@ -105,13 +105,12 @@ def machine() -> list[str]:
         f"- Python: {platform.python_version()} ({platform.python_implementation()})",
         f"- libjpeg-turbo in Pillow: {turbo}",
         f"- load average before the run: {load}",
-        f"- code: commit {_commit()}",
     ]
 
 
 def versions() -> list[str]:
-    """A Markdown line per package the figures depend on, or that it is not installed."""
-    lines = []
+    """Markdown lines: the commit measured, then each package the figures depend on."""
+    lines = [f"- code measured: commit {_commit()}"]
     for package in PACKAGES:
         try:
             lines.append(f"- {package} {version(package)}")
@@ -144,7 +143,7 @@ def results(rows: list[Row], command: str, seconds: float, before: list[str]) ->
             "",
             f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in "
             f"{seconds / 60:.1f} minutes. Each figure is a median of several runs (see "
-            "bench/run.py); ours and the alternatives ran in the same process on the same files.",
+            "bench/run.py); ours and the alternatives ran in the same run on the same files.",
             "",
             "## Machine",
             "",
