@@ -18,6 +18,8 @@ benchmark's interpreter lock, as a real server would be.
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -68,15 +70,16 @@ def _files_url(folder: str, latency: float) -> tuple[_Server, str]:
 
 
 def _until_stdin_closes(lifetime: float) -> None:
-    """Block until the parent closes our stdin (or dies), or `lifetime` seconds pass."""
-    closed = threading.Event()
+    """Block until the parent closes our stdin (or dies), or `lifetime` seconds pass.
 
-    def watch() -> None:
-        sys.stdin.buffer.read()
-        closed.set()
-
-    threading.Thread(target=watch, daemon=True).start()
-    closed.wait(lifetime)
+    Polled here rather than read in a thread: a thread blocked reading stdin holds its
+    lock, and the interpreter would then hang at exit instead of stopping.
+    """
+    deadline = time.monotonic() + lifetime
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([sys.stdin], [], [], left)
+        if ready and not os.read(sys.stdin.fileno(), 4096):
+            return  # end of file: the parent closed the pipe, or died
 
 
 def _main() -> None:
