@@ -50,8 +50,8 @@ PACKAGES = [
 # (name, rows of the workload given a number of runs, runs, runs with --quick). Fewer runs
 # where one run takes seconds; the modules time their slowest recipes fewer times still.
 WORKLOADS: list[tuple[str, Callable[[int], list[Row]], int, int]] = [
-    ("1. passthrough", bench_images.passthrough_rows, 11, 3),
-    ('2. detail="low"', bench_images.low_detail_rows, 11, 3),
+    ("1. passthrough", bench_images.passthrough_rows, 21, 3),
+    ('2. detail="low"', bench_images.low_detail_rows, 21, 3),
     ("3. three 12 MP PNGs", bench_request.fitting_rows, 5, 1),
     ("4. token estimate", bench_tokens.estimate_rows, 9, 3),
     ("5. eight URL images", bench_fetch.url_rows, 9, 3),
