@@ -13,8 +13,8 @@ read every Huffman code of the file, so that floor follows the file's size.
     python bench/bench_images.py            # writes bench/out/photos/ on first run
     python bench/bench_images.py --runs 31
 
-Figures are medians of `--runs` (a third as many for recipes that take seconds), the
-recipes interleaved; the page cache is warm after the first run.
+Figures are medians of `--runs` (3 for recipes that take seconds), the recipes
+interleaved; the page cache is warm after the first run.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = ["low_detail_rows", "main", "passthrough_rows", "photos_12mp"]
 PASSTHROUGH_TARGET = 1.15  # x naive
 LOW_MS_TARGET = 35.0
 LOW_PAYLOAD_TARGET = 2.0  # % of naive
+SLOW_RUNS = 3  # for recipes that decode and re-encode 12 MP: seconds a run
 
 
 def photos_12mp() -> dict[str, Path]:
@@ -81,7 +82,7 @@ def _passthrough(
     measured = measure(runs, recipes)
     timed = {name: result.ms for name, result in measured.items()}
     slow = {a.label: functools.partial(a.recipe, path) for a in ready if a.slow}
-    timed.update(medians(max(3, runs // 3), slow))
+    timed.update(medians(min(runs, SLOW_RUNS), slow))
     # Both only move megabytes, so first touches of fresh memory (a page fault each) weigh
     # as much as the encoding; ours touches more, building the data URL around the base64.
     faults = {name: result.faults for name, result in measured.items()}
