@@ -29,13 +29,18 @@ def measure(runs: int, recipes: Mapping[str, Callable[[], object]]) -> dict[str,
 
     Each recipe runs once untimed first: the page cache, Pillow's plugin registry and
     lazy imports are warm before the clock starts, as they are in a running program.
+    Each round starts one recipe further on: what a recipe leaves behind (a heap
+    trimmed, pages to fault back in) falls on every other recipe in turn, not always
+    on the one after it.
     """
     times: dict[str, list[float]] = {name: [] for name in recipes}
     faults: dict[str, list[int]] = {name: [] for name in recipes}
     for recipe in recipes.values():
         recipe()
-    for _ in range(runs):
-        for name, recipe in recipes.items():
+    names = list(recipes)
+    for run in range(runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            recipe = recipes[name]
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             recipe()
