@@ -410,6 +410,7 @@ class _Fetch:
         self.first = public_url(url)
         self.url = _check_url(url, policy)
         self.redirects = 0
+        self.received = 0
         self.seen = {str(self.url)}
         self.deadline = time.monotonic() + policy.fetch_timeout
 
@@ -473,11 +474,12 @@ class _Fetch:
             f"{self.policy.max_fetch_bytes:,}). Raise max_fetch_bytes, or send a smaller image."
         )
 
-    def add(self, body: bytearray, chunk: bytes) -> None:
-        """Append a chunk of the body, within the byte cap."""
-        body += chunk
-        if len(body) > self.policy.max_fetch_bytes:
+    def count(self, chunk: bytes) -> bytes:
+        """`chunk`, once it is counted within the byte cap."""
+        self.received += len(chunk)
+        if self.received > self.policy.max_fetch_bytes:
             raise self.too_big("is larger than that")
+        return chunk
 
     def failed(self, exc: Exception) -> FetchError:
         """A FetchError for what went wrong on the wire, naming the URL, never its query."""
@@ -515,10 +517,8 @@ def _fetch_with(client: httpx2.Client, url: str, policy: ImagePolicy) -> bytes:
                 if state.follow(response):
                     continue
                 state.check_final(response)
-                body = bytearray()
-                for chunk in response.iter_raw():
-                    state.add(body, chunk)
-                return bytes(body)
+                # Joined once at the end: growing one buffer copies the body again.
+                return b"".join([state.count(chunk) for chunk in response.iter_raw()])
     except _WIRE_ERRORS as exc:
         raise state.failed(exc) from None
     finally:
@@ -534,10 +534,7 @@ async def _afetch_with(client: httpx2.AsyncClient, url: str, policy: ImagePolicy
                     if state.follow(response):
                         continue
                     state.check_final(response)
-                    body = bytearray()
-                    async for chunk in response.aiter_raw():
-                        state.add(body, chunk)
-                    return bytes(body)
+                    return b"".join([state.count(chunk) async for chunk in response.aiter_raw()])
     except _WIRE_ERRORS as exc:
         raise state.failed(exc) from None
 
