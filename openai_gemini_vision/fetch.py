@@ -178,7 +178,10 @@ def _check_url(url: str, policy: ImagePolicy, shown: str | None = None) -> httpx
         raise FetchError(f"The image URL {shown} has no host name. Write http(s)://host/path.")
     literal = literal_address(host.strip("[]"))
     if literal is None and not all(0 < len(label) < 64 for label in _normal_host(host).split(".")):
-        raise FetchError(f"The image URL {shown} has an impossible host name ({host[:80]!r}).")
+        raise FetchError(
+            f"The image URL {shown} has an impossible host name ({host[:80]!r}): each "
+            f"dot-separated label takes 1 to 63 characters. Check the URL, {_DATA_URL_HINT}."
+        )
     problem = _host_refusal(host, policy)
     if problem:
         raise BlockedURLError(f"Cannot fetch {shown}: {problem}.")
