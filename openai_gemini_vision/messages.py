@@ -17,11 +17,21 @@ from typing import Any
 
 from PIL import Image
 
-__all__ = ["ImageSlot", "copy_messages", "image_slots", "text_of"]
+from .errors import ImageError
+
+__all__ = ["ImageSlot", "copy_messages", "image_slots", "text_of", "unusable_source"]
 
 # Content-list items that are images themselves, in the google-genai habit
 # `["What is this?", image]`. They cannot come from JSON, so they are trusted.
 _RAW_IMAGE_TYPES = (Image.Image, os.PathLike, bytes, bytearray, memoryview)
+
+
+def unusable_source(source: Any) -> ImageError:
+    """The error for an `image_url.url` that is no string (`null`, a number, ...)."""
+    return ImageError(
+        f"image_url.url is a {type(source).__name__}; write a data: or http(s):// URL "
+        "string, or put a PIL image, pathlib.Path or bytes in the content list."
+    )
 
 
 @dataclass

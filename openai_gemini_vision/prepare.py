@@ -26,13 +26,12 @@ from . import fetch
 from .errors import (
     FetchError,
     GeminiVisionError,
-    ImageError,
     RequestTooLargeError,
     TooManyImagesError,
 )
 from .fetch import public_url
 from .images import PreparedImage, shrink_step
-from .messages import ImageSlot, copy_messages, image_slots
+from .messages import ImageSlot, copy_messages, image_slots, unusable_source
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
 from .sources import load_image, load_url_source, parse_data_url, prepare_bytes
 from .tokens import TokenEstimate, estimate_prepared
@@ -180,10 +179,7 @@ class _Loader:
         if isinstance(source, os.PathLike | Image.Image):
             return self._new(load_image(source, detail=detail, policy=policy))
         if not isinstance(source, str):
-            raise ImageError(
-                f"image_url.url is a {type(source).__name__}; write a data: or http(s):// URL "
-                "string, or put a PIL image, pathlib.Path or bytes in the content list."
-            )
+            raise unusable_source(source)
         scheme = _scheme(source)
         if scheme == "data":
             mime, data = parse_data_url(source)

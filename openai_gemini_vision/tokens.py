@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from .errors import BlockedURLError, ImageError
 from .fetch import public_url
 from .images import SUPPORTED_MIME_TYPES, ImageInfo, _orientation, planned_size, probe
-from .messages import ImageSlot, copy_messages, image_slots, text_of
+from .messages import ImageSlot, copy_messages, image_slots, text_of, unusable_source
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
 from .sources import _read_file, parse_data_url
 from .token_rules import (
@@ -376,10 +376,7 @@ def _slot_source(slot: ImageSlot) -> Any:
     if isinstance(slot.source, str | os.PathLike | Image.Image | bytes | bytearray | memoryview):
         return slot.source
     # Message JSON from strangers ("url": null): an ImageError, not measure_image's TypeError.
-    raise ImageError(
-        f"{slot.where}: image_url.url is a {type(slot.source).__name__}; write a data: or "
-        "http(s):// URL string, or put a PIL image, pathlib.Path or bytes in the content list."
-    )
+    raise ImageError(f"{slot.where}: {unusable_source(slot.source)}")
 
 
 def estimate_prepared(
