@@ -16,30 +16,24 @@ into the machine's own network (server-side request forgery). Before any connect
 `allow_private_urls=True` lifts the address checks (not the scheme or host checks).
 Redirects are followed by hand, at most five, each hop checked like the first. The body
 is read up to `max_fetch_bytes`, uncompressed, and `fetch_timeout` bounds the whole
-fetch: every lookup, connect, read and write gets only what is left of it. Proxies from
-the environment are not used: a proxy would connect to addresses no one checked.
+fetch. The clients it runs on, and the address guard inside them, are `connections`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import ipaddress
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from importlib import metadata
-from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
 import httpcore2
 import httpx2
 
+from . import connections
 from .addresses import literal_address, refusal
+from .connections import Refused
 from .errors import BlockedURLError, FetchError
 from .policy import ImagePolicy
 
@@ -62,24 +56,6 @@ _ALLOW_HINT = (
     "purpose, pass ImagePolicy(allow_private_urls=True), ideally with allowed_hosts={...}."
 )
 _DATA_URL_HINT = "or send the image as a data: URL"
-_T = TypeVar("_T")
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("openai-gemini-vision")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        version = "0"
-    return f"openai-gemini-vision/{version}"
-
-
-_HEADERS = {
-    "user-agent": _user_agent(),
-    "accept": "image/*,*/*;q=0.8",
-    # Images are compressed already; a compressed body could also inflate far past the
-    # byte cap, or deflate to nothing while it streams forever.
-    "accept-encoding": "identity",
-}
 
 
 def public_url(url: str) -> str:
@@ -192,216 +168,6 @@ def _check_url(url: str, policy: ImagePolicy, shown: str | None = None) -> httpx
     return parsed
 
 
-# Deadlines: what is left of fetch_timeout for each step, wherever the step happens.
-
-#: The monotonic time the current fetch must end by; set per fetch, read by the streams.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "openai_gemini_vision_fetch_deadline", default=None
-)
-
-
-def _left(timeout: float | None, late: type[Exception] = httpcore2.ReadTimeout) -> float | None:
-    """`timeout` cut to what is left of the current fetch's deadline; raises `late` past it."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise late("the fetch ran out of time")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore2.NetworkStream):
-    """A connection whose every read, write and TLS handshake ends by the fetch's deadline.
-
-    httpcore2 gives each step the full timeout; without this a server sending its
-    headers one byte at a time could hold a synchronous fetch for days.
-    """
-
-    def __init__(self, inner: httpcore2.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _left(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _left(timeout, httpcore2.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore2.NetworkStream:
-        tls = self._inner.start_tls(ssl_context, server_hostname, _left(timeout))
-        return _DeadlineStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-# The network backends: the one place every connection of a fetch is opened.
-
-
-class _Refused(Exception):
-    """Raised inside the connection pool; turned into BlockedURLError with the URL."""
-
-
-#: Lookups run here so that a slow resolver cannot outlast fetch_timeout.
-_RESOLVER = ThreadPoolExecutor(4, thread_name_prefix="ogv-resolve")
-
-
-def _lookup(host: str, port: int) -> list[Any]:
-    """getaddrinfo, with the errors of impossible names turned into ConnectError."""
-    try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:  # UnicodeError: a label over 63 characters
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise httpcore2.ConnectError(f"cannot resolve {host}: {reason}") from None
-
-
-def _addresses(host: str, infos: Iterable[Any], policy: ImagePolicy) -> list[str]:
-    """The addresses to try for `host`, in the resolver's order; all must be public."""
-    problem = _host_refusal(host, policy)
-    if problem:
-        raise _Refused(problem)
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
-        raise httpcore2.ConnectError(f"{host} resolved to no address")
-    if not policy.allow_private_urls:
-        for text in addresses:
-            reason = refusal(ipaddress.ip_address(text))
-            if reason:
-                raise _Refused(f"{host} resolves to {reason}")
-    return addresses
-
-
-def _first_that_connects(addresses: list[str], connect: Callable[[str], _T]) -> _T:
-    failure: Exception | None = None
-    for address in addresses:
-        try:
-            return connect(address)
-        except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-            failure = exc
-    assert failure is not None  # _addresses returns at least one address
-    raise failure
-
-
-class _GuardedBackend(httpcore2.NetworkBackend):
-    """httpcore2's network backend, connecting only to addresses that passed the checks."""
-
-    def __init__(self, inner: httpcore2.NetworkBackend, policy: ImagePolicy) -> None:
-        self._inner = inner
-        self._policy = policy
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.NetworkStream:
-        lookup = _RESOLVER.submit(_lookup, host, port)
-        try:
-            infos = lookup.result(_left(timeout, httpcore2.ConnectTimeout))
-        except FutureTimeout:
-            raise httpcore2.ConnectTimeout(f"looking up {host} took too long") from None
-
-        def connect(address: str) -> httpcore2.NetworkStream:
-            wait = _left(timeout, httpcore2.ConnectTimeout)
-            stream = self._inner.connect_tcp(address, port, wait, local_address, socket_options)
-            return _DeadlineStream(stream)
-
-        return _first_that_connects(_addresses(host, infos, self._policy), connect)
-
-    def connect_unix_socket(self, path: str, *args: Any, **kwargs: Any) -> Any:
-        raise _Refused("image URLs cannot reach Unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
-    """The async twin of `_GuardedBackend`; `anyio.fail_after` bounds the whole fetch."""
-
-    def __init__(self, inner: httpcore2.AsyncNetworkBackend, policy: ImagePolicy) -> None:
-        self._inner = inner
-        self._policy = policy
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        # The blocking resolver in a worker thread, left behind if the fetch times out.
-        lookup = functools.partial(_lookup, host, port)
-        infos = await anyio.to_thread.run_sync(lookup, abandon_on_cancel=True)
-        failure: Exception | None = None
-        for address in _addresses(host, infos, self._policy):
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None  # _addresses returns at least one address
-        raise failure
-
-    async def connect_unix_socket(self, path: str, *args: Any, **kwargs: Any) -> Any:
-        raise _Refused("image URLs cannot reach Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying context for every fetch: building one reads the trust store."""
-    return httpx2.create_ssl_context(trust_env=False)
-
-
-def _guard(pool: Any, backend: Callable[[Any], Any]) -> None:
-    """Put the guarded backend in the pool httpx2 made, or fail loudly, never open."""
-    # httpx2's transports take no network backend, and the pool's is the one place
-    # every connection is opened (redirect hops and keep-alive reconnects included).
-    inner = getattr(pool, "_network_backend", None)
-    if not isinstance(inner, httpcore2.NetworkBackend | httpcore2.AsyncNetworkBackend):
-        raise RuntimeError(
-            "This httpx2/httpcore2 version keeps its network backend elsewhere, so image "
-            "URLs cannot be fetched safely; install the versions pyproject.toml names."
-        )
-    pool._network_backend = backend(inner)
-
-
-def _transport_options(policy: ImagePolicy) -> dict[str, Any]:
-    # Keep-alive across the URLs of one request only: each fetch_many has its own pool.
-    limits = httpx2.Limits(max_connections=policy.fetch_concurrency, keepalive_expiry=5.0)
-    return {"verify": _ssl_context(), "trust_env": False, "limits": limits}
-
-
-def _client(policy: ImagePolicy) -> httpx2.Client:
-    transport = httpx2.HTTPTransport(**_transport_options(policy))
-    _guard(transport._pool, lambda inner: _GuardedBackend(inner, policy))
-    return httpx2.Client(
-        transport=transport, trust_env=False, headers=_HEADERS, timeout=policy.fetch_timeout
-    )
-
-
-def _async_client(policy: ImagePolicy) -> httpx2.AsyncClient:
-    transport = httpx2.AsyncHTTPTransport(**_transport_options(policy))
-    _guard(transport._pool, lambda _: _AsyncGuardedBackend(httpcore2.AnyIOBackend(), policy))
-    return httpx2.AsyncClient(
-        transport=transport, trust_env=False, headers=_HEADERS, timeout=policy.fetch_timeout
-    )
-
-
 # One fetch: the hops, what each answer means, and the body within the limits.
 
 
@@ -419,8 +185,9 @@ class _Fetch:
 
     def where(self) -> str:
         """The URL for messages: the first one, and the hop when a redirect led elsewhere."""
-        hop = _shown(self.url)
-        return self.first if hop == self.first else f"{self.first} (redirected to {hop})"
+        if self.redirects == 0:
+            return self.first
+        return f"{self.first} (redirected to {_shown(self.url)})"
 
     def follow(self, response: httpx2.Response) -> bool:
         """Move to where a redirect leads (checked) and say True; False for other answers."""
@@ -486,7 +253,7 @@ class _Fetch:
 
     def failed(self, exc: Exception) -> FetchError:
         """A FetchError for what went wrong on the wire, naming the URL, never its query."""
-        if isinstance(exc, _Refused):
+        if isinstance(exc, Refused):
             return BlockedURLError(f"Refused to fetch {self.where()}: {exc}. {_ALLOW_HINT}")
         if isinstance(exc, httpx2.TimeoutException | httpcore2.TimeoutException | TimeoutError):
             return FetchError(
@@ -501,9 +268,10 @@ class _Fetch:
         )
 
 
-# httpcore2's timeouts come from `_left` before a request starts; inside one, httpx2 maps them.
+# httpcore2's timeouts come from `connections.left` before a request starts; inside one,
+# httpx2 maps them.
 _WIRE_ERRORS = (
-    _Refused,
+    Refused,
     httpx2.HTTPError,
     httpx2.InvalidURL,
     httpcore2.TimeoutException,
@@ -513,19 +281,18 @@ _WIRE_ERRORS = (
 
 def _fetch_with(client: httpx2.Client, url: str, policy: ImagePolicy) -> bytes:
     state = _Fetch(url, policy)
-    token = _DEADLINE.set(state.deadline)
     try:
-        while True:
-            with client.stream("GET", state.url, timeout=_left(None)) as response:
-                if state.follow(response):
-                    continue
-                state.check_final(response)
-                # Joined once at the end: growing one buffer copies the body again.
-                return b"".join([state.count(chunk) for chunk in response.iter_raw()])
+        with connections.deadline(state.deadline):
+            while True:
+                timeout = connections.left(None)
+                with client.stream("GET", state.url, timeout=timeout) as response:
+                    if state.follow(response):
+                        continue
+                    state.check_final(response)
+                    # Joined once at the end: growing one buffer copies the body again.
+                    return b"".join([state.count(chunk) for chunk in response.iter_raw()])
     except _WIRE_ERRORS as exc:
         raise state.failed(exc) from None
-    finally:
-        _DEADLINE.reset(token)
 
 
 async def _afetch_with(client: httpx2.AsyncClient, url: str, policy: ImagePolicy) -> bytes:
@@ -544,17 +311,17 @@ async def _afetch_with(client: httpx2.AsyncClient, url: str, policy: ImagePolicy
 
 def fetch_image(url: str, policy: ImagePolicy) -> bytes:
     """GET an http(s) image URL within the policy's limits; raises FetchError / BlockedURLError."""
-    with _client(policy) as client:
+    with connections.client(policy) as client:
         return _fetch_with(client, url, policy)
 
 
 async def afetch_image(url: str, policy: ImagePolicy) -> bytes:
     """Async `fetch_image`."""
-    async with _async_client(policy) as client:
+    async with connections.async_client(policy) as client:
         return await _afetch_with(client, url, policy)
 
 
-def fetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, bytes | Exception]:
+def fetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, bytes | FetchError]:
     """Fetch distinct URLs concurrently (at most `policy.fetch_concurrency` at once).
 
     Each URL maps to its bytes or to the FetchError it raised; one failure does not
@@ -562,13 +329,13 @@ def fetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, bytes | Ex
     """
     distinct = list(dict.fromkeys(urls))
 
-    def one(client: httpx2.Client, url: str) -> bytes | Exception:
+    def one(client: httpx2.Client, url: str) -> bytes | FetchError:
         try:
             return _fetch_with(client, url, policy)
         except FetchError as exc:
             return exc
 
-    with _client(policy) as client:
+    with connections.client(policy) as client:
         if len(distinct) <= 1:
             return {url: one(client, url) for url in distinct}
         workers = min(policy.fetch_concurrency, len(distinct))
@@ -577,10 +344,10 @@ def fetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, bytes | Ex
             return dict(zip(distinct, results, strict=True))
 
 
-async def afetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, bytes | Exception]:
+async def afetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, bytes | FetchError]:
     """Async `fetch_many`."""
     distinct = list(dict.fromkeys(urls))
-    results: dict[str, bytes | Exception] = {}
+    results: dict[str, bytes | FetchError] = {}
     limiter = anyio.CapacityLimiter(policy.fetch_concurrency)
 
     async def one(client: httpx2.AsyncClient, url: str) -> None:
@@ -590,7 +357,7 @@ async def afetch_many(urls: Sequence[str], policy: ImagePolicy) -> dict[str, byt
             except FetchError as exc:
                 results[url] = exc
 
-    async with _async_client(policy) as client, anyio.create_task_group() as group:
+    async with connections.async_client(policy) as client, anyio.create_task_group() as group:
         for url in distinct:
             group.start_soon(one, client, url)
     return {url: results[url] for url in distinct}

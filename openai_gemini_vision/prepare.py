@@ -31,7 +31,7 @@ from .errors import (
 )
 from .fetch import public_url
 from .images import PreparedImage, shrink_step
-from .messages import ImageSlot, copy_messages, image_slots, unusable_source
+from .messages import ImageSlot, copy_messages, image_slots, located, unusable_source
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
 from .sources import load_image, load_url_source, parse_data_url, prepare_bytes
 from .tokens import TokenEstimate, estimate_prepared
@@ -136,21 +136,10 @@ def _too_many(count: int, policy: ImagePolicy) -> TooManyImagesError:
     )
 
 
-def _located(exc: Exception, where: str) -> Exception:
-    """`exc` of the same type, its message starting with where the image sits."""
-    try:
-        located = type(exc)(f"{where}: {exc}")
-    except Exception:  # noqa: BLE001 - an exception type that does not take one message
-        exc.add_note(f"while preparing the image at {where}")
-        return exc
-    located.__dict__.update(exc.__dict__)
-    return located.with_traceback(exc.__traceback__)
-
-
 class _Loader:
     """Loads each distinct image once: by source string or object, then by bytes."""
 
-    def __init__(self, policy: ImagePolicy, fetched: Mapping[str, bytes | Exception]) -> None:
+    def __init__(self, policy: ImagePolicy, fetched: Mapping[str, bytes | FetchError]) -> None:
         self.policy = policy
         self.fetched = fetched
         self.by_source: dict[tuple[Any, ...], tuple[_Entry, str]] = {}
@@ -167,7 +156,7 @@ class _Loader:
             try:
                 found = self._load(source, detail)
             except (GeminiVisionError, TypeError) as exc:
-                raise _located(exc, slot.where) from None
+                raise located(exc, slot.where) from None
             self.by_source[key] = found
         entry, label = found
         entry.uses.append(_Use(slot, label))
@@ -185,15 +174,9 @@ class _Loader:
             mime, data = parse_data_url(source)
             return self._from_bytes(data, detail, "data URL", mime)
         if scheme in {"http", "https"}:
-            result = self.fetched.get(source)
-            if result is None:
-                raise FetchError(f"{public_url(source)} was not fetched.")
-            if isinstance(result, GeminiVisionError):
+            result = self.fetched[source]  # _plan listed every http(s) URL to fetch
+            if isinstance(result, FetchError):
                 raise result
-            if isinstance(result, Exception):
-                raise FetchError(
-                    f"Could not fetch {public_url(source)}: {type(result).__name__}: {result}"
-                ) from result
             return self._from_bytes(result, detail, public_url(source), None)
         return self._new(load_url_source(source, detail=detail, policy=policy))
 
@@ -256,7 +239,7 @@ def _part(slot: ImageSlot) -> dict[str, Any]:
 
 def _build(
     plan: _Plan,
-    fetched: Mapping[str, bytes | Exception],
+    fetched: Mapping[str, bytes | FetchError],
     policy: ImagePolicy,
     model: str | None,
     extra_bytes: int,
@@ -303,7 +286,7 @@ def _fit(entries: list[_Entry], fixed: int, policy: ImagePolicy) -> None:
         try:
             smaller = shrink_step(entry.image, policy)
         except GeminiVisionError as exc:
-            raise _located(exc, entry.uses[0].slot.where) from None
+            raise located(exc, entry.uses[0].slot.where) from None
         if smaller is None or smaller.encoded_size >= entry.image.encoded_size:
             entry.spent = True
             continue
