@@ -132,7 +132,7 @@ def test_a_missing_image_is_a_usage_error(key: str, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "No such file" in result.stderr
-    assert "http(s) URL, or - for stdin" in result.stderr
+    assert "http(s) or data: URL, or - for stdin" in result.stderr
 
 
 def test_a_missing_key_is_one_line_naming_the_variable(tmp_path: Path) -> None:

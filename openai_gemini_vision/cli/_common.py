@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -27,6 +28,7 @@ __all__ = [
     "default_model",
     "detail_option",
     "explain",
+    "image_argument",
     "main",
     "make_async_client",
     "make_client",
@@ -114,6 +116,29 @@ def cli_policy(detail: Detail = "auto") -> ImagePolicy:
     message JSON from strangers keeps the safe defaults).
     """
     return ImagePolicy(detail=detail, allow_local_files=True, allow_private_urls=True)
+
+
+#: IMAGE arguments passed on as URLs, not read as paths.
+URL_PREFIXES = ("http://", "https://", "data:")
+
+
+def image_argument(source: str, read_stdin: Callable[[], bytes]) -> bytes | Path | str:
+    """One IMAGE argument: stdin's bytes for "-", a URL as typed, else an existing file."""
+    if source == "-":
+        data = read_stdin()
+        if not data:
+            raise click.BadParameter("'-' reads the image from stdin, but stdin was empty.")
+        return data
+    if source.startswith(URL_PREFIXES):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise click.BadParameter(
+            f"No such file: {source} (pass an image path, an http(s) or data: URL, or - for "
+            "stdin).",
+            param_hint="IMAGE",
+        )
+    return path
 
 
 def make_client(

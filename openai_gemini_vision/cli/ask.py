@@ -7,7 +7,7 @@ import binascii
 import json
 import os
 import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -17,29 +17,19 @@ from ..images import PreparedImage, payload_placeholder
 from ..messages import copy_messages, image_slots
 from ..policy import Detail
 from ..prepare import PreparedRequest, prepare_messages
-from ._common import api_options, cli_policy, detail_option, make_client
+from ._common import api_options, cli_policy, detail_option, image_argument, make_client
 
 __all__ = ["ask", "describe_image", "show_payloads"]
 
-_URL_PREFIXES = ("http://", "https://")
+_HTTP = ("http://", "https://")
 
 
-def _image_item(source: str, read_stdin: Any) -> Any:
+def _image_item(source: str, read_stdin: Callable[[], bytes]) -> Any:
     """A content-list item for one IMAGE argument: bytes, a Path, or an image_url part."""
-    if source == "-":
-        data = read_stdin()
-        if not data:
-            raise click.BadParameter("'-' reads the image from stdin, but stdin was empty.")
-        return data
-    if source.startswith((*_URL_PREFIXES, "data:")):
-        return {"type": "image_url", "image_url": {"url": source}}
-    path = Path(source)
-    if not path.is_file():
-        raise click.BadParameter(
-            f"No such file: {source} (pass an image path, an http(s) URL, or - for stdin).",
-            param_hint="IMAGE",
-        )
-    return path
+    item = image_argument(source, read_stdin)
+    if isinstance(item, str):
+        return {"type": "image_url", "image_url": {"url": item}}
+    return item
 
 
 def _placeholder(url: str) -> str:
@@ -148,7 +138,7 @@ def ask(
         raise click.BadParameter("stdin ('-') can hold only one image.", param_hint="IMAGE")
     if dry_run:
         for source in images:
-            if source.startswith(_URL_PREFIXES):
+            if source.startswith(_HTTP):
                 raise click.UsageError(
                     f"--dry-run works offline and cannot fetch {source}; "
                     "download it and pass the file instead."

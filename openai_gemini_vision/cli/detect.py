@@ -19,11 +19,11 @@ from ..detection import Detection, DetectionWarning, draw_detections
 from ..detection import detect as detect_objects
 from ..images import open_image
 from ..policy import Detail, ImagePolicy
-from ._common import api_options, cli_policy, detail_option, make_client
+from ..sources import parse_data_url
+from ._common import api_options, cli_policy, detail_option, image_argument, make_client
 
 __all__ = ["detect"]
 
-_URL_PREFIXES = ("http://", "https://")
 # Formats an annotated picture is usually wanted in; any other Pillow can write works too.
 _COMMON_OUTPUTS = ".png, .jpg, .webp"
 
@@ -42,20 +42,14 @@ def _output_format(out: Path) -> str:
 
 def _read_source(source: str, policy: ImagePolicy) -> tuple[bytes, str]:
     """The image's bytes (drawn on afterwards, so a URL is fetched once) and its name."""
-    if source == "-":
-        data = sys.stdin.buffer.read()
-        if not data:
-            raise click.BadParameter("'-' reads the image from stdin, but stdin was empty.")
-        return data, "stdin"
-    if source.startswith(_URL_PREFIXES):
-        return fetch.fetch_image(source, policy), source
-    path = Path(source)
-    if not path.is_file():
-        raise click.BadParameter(
-            f"No such file: {source} (pass an image path, an http(s) URL, or - for stdin).",
-            param_hint="IMAGE",
-        )
-    return path.read_bytes(), source
+    item = image_argument(source, sys.stdin.buffer.read)
+    if isinstance(item, bytes):
+        return item, "stdin"
+    if isinstance(item, Path):
+        return item.read_bytes(), source
+    if item.startswith("data:"):
+        return parse_data_url(item)[1], "data URL"
+    return fetch.fetch_image(item, policy), fetch.public_url(item)
 
 
 def _save(picture: Image.Image, out: Path, fmt: str) -> None:
