@@ -19,11 +19,30 @@ from PIL import Image
 
 from .errors import ImageError
 
-__all__ = ["ImageSlot", "copy_messages", "image_slots", "text_of", "unusable_source"]
+__all__ = [
+    "RAW_IMAGE_TYPES",
+    "ImageSlot",
+    "copy_messages",
+    "image_slots",
+    "located",
+    "text_of",
+    "unusable_source",
+]
 
 # Content-list items that are images themselves, in the google-genai habit
 # `["What is this?", image]`. They cannot come from JSON, so they are trusted.
-_RAW_IMAGE_TYPES = (Image.Image, os.PathLike, bytes, bytearray, memoryview)
+RAW_IMAGE_TYPES = (Image.Image, os.PathLike, bytes, bytearray, memoryview)
+
+
+def located(exc: Exception, where: str) -> Exception:
+    """`exc` of the same type, its message starting with where the image sits."""
+    try:
+        moved = type(exc)(f"{where}: {exc}")
+    except Exception:  # noqa: BLE001 - an exception type that does not take one message
+        exc.add_note(f"while preparing the image at {where}")
+        return exc
+    moved.__dict__.update(exc.__dict__)
+    return moved.with_traceback(exc.__traceback__)
 
 
 def unusable_source(source: Any) -> ImageError:
@@ -68,7 +87,7 @@ def _plain(value: Any) -> Any:
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
-    if isinstance(value, _RAW_IMAGE_TYPES):
+    if isinstance(value, RAW_IMAGE_TYPES):
         return value
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
@@ -105,7 +124,7 @@ def image_slots(messages: list[dict[str, Any]]) -> Iterator[ImageSlot]:
         if not isinstance(content, list):
             continue
         for index, part in enumerate(content):
-            if isinstance(part, _RAW_IMAGE_TYPES):
+            if isinstance(part, RAW_IMAGE_TYPES):
                 yield ImageSlot(content, index, part, None, position)
             elif isinstance(part, dict) and part.get("type") == "image_url":
                 image_url = part.get("image_url")

@@ -29,6 +29,7 @@ __all__ = [
     "image_part",
     "load_image",
     "load_url_source",
+    "local_path",
     "parse_data_url",
     "prepare_bytes",
 ]
@@ -178,6 +179,15 @@ def _load_string(
     if scheme in {"http", "https"}:
         data = fetch.fetch_image(url, policy)
         return prepare_bytes(data, detail=detail, policy=policy, source=public_url(url))
+    path = local_path(url, scheme, local_files=local_files)
+    return prepare_bytes(_read_file(path), detail=detail, policy=policy, source=path)
+
+
+def local_path(url: str, scheme: str, *, local_files: bool) -> str:
+    """The file a string that is no data: or http(s) URL names, if policy lets it be read.
+
+    `scheme` is `url`'s, lower-cased. The one gate for sending and estimating alike.
+    """
     if scheme not in {"file", ""} and len(scheme) > 1:  # one letter: a Windows drive
         raise BlockedURLError(
             f"Cannot load an image from a {scheme}: URL ({public_url(url)}). Use an "
@@ -189,16 +199,15 @@ def _load_string(
             "off because message JSON may come from strangers. Pass ImagePolicy("
             "allow_local_files=True) to allow it, or put a pathlib.Path in the content list."
         )
-    path = url
-    if scheme == "file":
-        parts = urlsplit(url)
-        if parts.netloc not in {"", "localhost"}:
-            raise BlockedURLError(
-                f"The file URL {url[:80]!r} names another host ({parts.netloc}); only "
-                "local files (file:///path) can be read."
-            )
-        path = url2pathname(parts.path)
-    return prepare_bytes(_read_file(path), detail=detail, policy=policy, source=path)
+    if scheme != "file":
+        return url
+    parts = urlsplit(url)
+    if parts.netloc not in {"", "localhost"}:
+        raise BlockedURLError(
+            f"The file URL {url[:80]!r} names another host ({parts.netloc}); only "
+            "local files (file:///path) can be read."
+        )
+    return url2pathname(parts.path)
 
 
 def load_url_source(
@@ -212,17 +221,18 @@ def load_url_source(
 def _read_stream(stream: Any) -> tuple[bytes, str]:
     name = getattr(stream, "name", None)
     source = os.fsdecode(name) if isinstance(name, str | bytes) else "file object"
+    text_mode = ImageError(
+        f"The file object {source} is open in text mode; images are binary. Open it "
+        "with open(path, 'rb') or pass its path."
+    )
     try:
         data = stream.read()
     except UnicodeDecodeError:  # image bytes read through a text-mode file
-        data = ""
+        raise text_mode from None
     except OSError as exc:
         raise ImageError(f"Cannot read the image from {source}: {exc}.") from None
     if isinstance(data, str):
-        raise ImageError(
-            f"The file object {source} is open in text mode; images are binary. Open it "
-            "with open(path, 'rb') or pass its path."
-        )
+        raise text_mode
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ImageError(
             f"Reading the file object {source} gave {type(data).__name__}, not bytes. "

@@ -15,17 +15,24 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
-from urllib.request import url2pathname
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from .errors import BlockedURLError, ImageError
+from .errors import GeminiVisionError, ImageError
 from .fetch import public_url
 from .images import SUPPORTED_MIME_TYPES, ImageInfo, _orientation, planned_size, probe
-from .messages import ImageSlot, copy_messages, image_slots, text_of, unusable_source
+from .messages import (
+    RAW_IMAGE_TYPES,
+    ImageSlot,
+    copy_messages,
+    image_slots,
+    located,
+    text_of,
+    unusable_source,
+)
 from .policy import DEFAULT_POLICY, Detail, ImagePolicy
-from .sources import _read_file, parse_data_url
+from .sources import _read_file, local_path, parse_data_url
 from .token_rules import (
     RULES,
     MediaResolution,
@@ -236,24 +243,8 @@ def _probe_string(url: str, policy: ImagePolicy) -> ImageInfo | None:
         return _probe_data_url(url, policy)
     if scheme in {"http", "https"}:
         return None
-    # The same gates as sending (sources.load_url_source), checked before any read.
-    if scheme not in {"file", ""} and len(scheme) > 1:  # one letter: a Windows drive
-        raise BlockedURLError(
-            f"Cannot size or send an image from a {scheme}: URL ({public_url(url)}). Use an "
-            "http(s):// or data: URL, or a local path."
-        )
-    if not policy.allow_local_files:
-        raise BlockedURLError(
-            f"The image {url[:80]!r} is a local path inside the messages; it is read (to "
-            "estimate or to send) only with ImagePolicy(allow_local_files=True). A "
-            "pathlib.Path in the content list is always read."
-        )
-    if scheme == "file" and parts.netloc not in {"", "localhost"}:
-        raise BlockedURLError(
-            f"The file URL {url[:80]!r} names another host ({parts.netloc}); only local "
-            "files (file:///path) can be read."
-        )
-    return _probe_path(url2pathname(parts.path) if scheme == "file" else url, policy)
+    # The same gate as sending, checked before any read.
+    return _probe_path(local_path(url, scheme, local_files=policy.allow_local_files), policy)
 
 
 def _describe(source: Any) -> str:
@@ -364,19 +355,18 @@ def estimate_tokens(
     resolved = resolve_model(model)
     resolution = media_resolution_of(media_resolution)
     copied = copy_messages(messages)
-    measured = [
-        measure_image(_slot_source(slot), detail=_slot_detail(slot), policy=policy)
-        for slot in image_slots(copied)
-    ]
+    measured = [_measure_slot(slot, policy) for slot in image_slots(copied)]
     return _assemble(resolved, copied, measured, resolution)
 
 
-def _slot_source(slot: ImageSlot) -> Any:
-    """The slot's image; an image_url.url that is no string is refused as sending refuses it."""
-    if isinstance(slot.source, str | os.PathLike | Image.Image | bytes | bytearray | memoryview):
-        return slot.source
-    # Message JSON from strangers ("url": null): an ImageError, not measure_image's TypeError.
-    raise ImageError(f"{slot.where}: {unusable_source(slot.source)}")
+def _measure_slot(slot: ImageSlot, policy: ImagePolicy) -> ImageEstimate:
+    """`measure_image` of the slot's image; an error says where the image sits, as sending does."""
+    try:
+        if not isinstance(slot.source, (str, *RAW_IMAGE_TYPES)):
+            raise unusable_source(slot.source)  # "url": null in a stranger's JSON
+        return measure_image(slot.source, detail=_slot_detail(slot), policy=policy)
+    except GeminiVisionError as exc:
+        raise located(exc, slot.where) from None
 
 
 def estimate_prepared(

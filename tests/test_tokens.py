@@ -427,6 +427,24 @@ def test_a_url_that_is_not_a_string_is_an_image_error(url: Any) -> None:
         estimate_tokens(_user({"type": "image_url", "image_url": {"url": url}}), "gemini-2.0-flash")
 
 
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("photo.png", BlockedURLError),
+        ("ftp://example.com/a.png", BlockedURLError),
+        ("data:image/png;base64,@@@@", CorruptImageError),
+    ],
+)
+def test_estimate_errors_name_the_place_as_sending_does(url: str, error: type[Exception]) -> None:
+    """Every refusal from an estimate starts with where the image sits, as prepare_messages does."""
+    messages = _user("look", {"type": "image_url", "image_url": {"url": url}})
+    with pytest.raises(error, match=r"^messages\[0\]\.content\[1\]: ") as estimated:
+        estimate_tokens(messages, "gemini-2.0-flash")
+    with pytest.raises(error) as sent:
+        prepare_messages(messages)
+    assert str(estimated.value) == str(sent.value)
+
+
 # --- properties ---------------------------------------------------------------------
 
 MODELS = [
