@@ -52,6 +52,12 @@ def _resolve_key(api_key: Any) -> Any:
     """The argument, else GEMINI_API_KEY, else GOOGLE_API_KEY; never OPENAI_API_KEY."""
     if isinstance(api_key, str):
         api_key = _sendable(api_key, "api_key")
+        if not api_key:  # given, but blank: never quietly swapped for another key
+            raise MissingAPIKeyError(
+                "api_key=... was given but is blank. Pass the Gemini API key itself, or "
+                "leave api_key out to read GEMINI_API_KEY (or GOOGLE_API_KEY); get a key at "
+                f"{KEY_PAGE}."
+            )
     if api_key:  # a string, or a callable returning one (what openai's copy() passes on)
         return api_key
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
