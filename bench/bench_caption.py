@@ -1,6 +1,6 @@
 """How fast does `ogv caption` go? 500 images, a loopback server answering after 100 ms, 16 at once.
 
-Target (issue "command line"): within 1.3x of the ideal 500 / 16 x 0.1 s = 3.1 s.
+Target: within 1.3x of the ideal 500 / 16 x 0.1 s = 3.1 s.
 
     python bench/bench_caption.py          # writes bench/out/caption/*.jpg on first run
     python bench/bench_caption.py --runs 3 --concurrency 16 --latency 0.1

@@ -1,6 +1,6 @@
 """How fast are offline token estimates? 100 photos of 12 MP, header reads only.
 
-Target (issue "token estimates"): estimating 100 images of 4000x3000 in under 100 ms in
+Target: estimating 100 images of 4000x3000 in under 100 ms in
 total. For comparison, the same images decoded fully, which is what an estimator that
 opened the pixels would pay.
 

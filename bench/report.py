@@ -9,7 +9,7 @@ __all__ = ["Row", "mb", "ms", "ratio", "show", "table"]
 
 @dataclass(frozen=True)
 class Row:
-    """Our figure beside one alternative's; `target` and `met` only where the issue sets one."""
+    """Our figure beside one alternative's; `target` and `met` only where the suite sets one."""
 
     workload: str
     ours: str

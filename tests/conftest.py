@@ -6,9 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from openai_gemini_vision import testing
 from openai_gemini_vision.testing import pytest_recording_configure as pytest_recording_configure
+
+# Properties are judged by what they find, never by how long an example took: a busy
+# 2-core CI machine would otherwise fail them on Hypothesis's 200 ms deadline.
+settings.register_profile("ogv", deadline=None)
+settings.load_profile("ogv")
 
 #: Cassettes live at the top level, cassettes/<test module>/<test name>.yaml.
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
