@@ -124,7 +124,7 @@ def detect(
     model: str,
     base_url: str | None,
 ) -> None:
-    """Find objects in IMAGE (a path, an http(s) URL, or - for stdin) and draw their boxes.
+    """Find objects in IMAGE (a path, an http(s) or data: URL, or - for stdin) and draw their boxes.
 
     Boxes are printed in pixels of IMAGE as seen upright (EXIF orientation applied), as
     (left, top, right, bottom) with right and bottom exclusive, beside Gemini's own
