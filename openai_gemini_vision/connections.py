@@ -176,8 +176,8 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         infos = _lookup_in_time(host, port, left(timeout, httpcore2.ConnectTimeout))
         failure: Exception | None = None
         for address in _addresses(host, infos, self._policy):
+            wait = left(timeout, httpcore2.ConnectTimeout)  # past the deadline: stop here
             try:
-                wait = left(timeout, httpcore2.ConnectTimeout)
                 stream = self._inner.connect_tcp(address, port, wait, local_address, socket_options)
                 return _DeadlineStream(stream)
             except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
