@@ -206,31 +206,31 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 return
             body = json.loads(raw)
             fake._begin(body)
-            status = 200
             try:
                 time.sleep(fake.latency)
-                status = self._reply(body)
-            finally:
-                fake._end(status)
+                status, write = self._reply(body)
+            except BaseException:
+                fake._end(500)
+                raise
+            # Counted before the first byte goes out: a client holding its answer must
+            # find it in `statuses`, and must not find it still `in_flight`.
+            fake._end(status)
+            write()
 
-        def _reply(self, body: dict[str, Any]) -> int:
+        def _reply(self, body: dict[str, Any]) -> tuple[int, Callable[[], None]]:
+            """The status of the answer to `body`, and how to write it."""
             scripted = fake._scripted()
             if scripted is not None:
-                self._send(scripted, _error_body(scripted))
-                return scripted
+                return scripted, lambda: self._send(scripted, _error_body(scripted))
             if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 message = "API key not valid. Please pass a valid API key."
-                self._send(400, _error_body(400, message, "API_KEY_INVALID"))
-                return 400
+                return 400, lambda: self._send(400, _error_body(400, message, "API_KEY_INVALID"))
             if fake.reject and fake.reject(body):
-                self._send(400, _error_body(400))
-                return 400
+                return 400, lambda: self._send(400, _error_body(400))
             text = fake.answer(body)
             if body.get("stream"):
-                self._stream(body, text)
-            else:
-                self._send(200, json.dumps(_completion(body, text)).encode())
-            return 200
+                return 200, lambda: self._stream(body, text)
+            return 200, lambda: self._send(200, json.dumps(_completion(body, text)).encode())
 
         def _stream(self, body: dict[str, Any], text: str) -> None:
             self.send_response(200)
