@@ -9,14 +9,13 @@ http(s) URL a test could reach the network with, and never a path that would be 
 
 from __future__ import annotations
 
-import base64
 import copy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from hypothesis import strategies as st
-from imaging import encode, image_bytes, photo
+from imaging import data_url, encode, image_bytes, photo
 from openai.types.chat import ChatCompletionMessage
 from PIL import Image
 
@@ -28,10 +27,6 @@ ROTATED_JPEG = encode(photo(8, 4), "JPEG", orientation=6)
 TINY_PIL = photo(4, 3)
 
 
-def _data_url(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
 def _never_fetched(url: str) -> bool:
     """Whether `url` is not an http(s) URL (urlsplit drops tabs and newlines, as fetching would)."""
     try:
@@ -41,11 +36,11 @@ def _never_fetched(url: str) -> bool:
 
 
 FIXED_URLS = [
-    _data_url(TINY_PNG, "image/png"),
-    _data_url(ROTATED_JPEG, "image/jpeg"),
-    _data_url(TINY_GIF, "image/gif"),
-    _data_url(TINY_PNG, "image/jpg"),
-    _data_url(TINY_PNG, ""),
+    data_url(TINY_PNG, "image/png"),
+    data_url(ROTATED_JPEG, "image/jpeg"),
+    data_url(TINY_GIF, "image/gif"),
+    data_url(TINY_PNG, "image/jpg"),
+    data_url(TINY_PNG, ""),
     "data:image/png;base64,@@@@",
     "data:image/png;base64,",
     "data:image/png;base64iVBOR",

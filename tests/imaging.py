@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 import struct
@@ -50,3 +51,8 @@ def exif_with_broken_tag(orientation: int) -> bytes:
     entries += struct.pack(">HHII", 0x010E, 2, 1000, 0xFFFF0000)
     ifd = struct.pack(">H", 2) + entries + struct.pack(">I", 0)
     return b"Exif\x00\x00" + b"MM\x00\x2a\x00\x00\x00\x08" + ifd
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    """`data:<mime>;base64,<data>`, written with the standard library, not the code under test."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"

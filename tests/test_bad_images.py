@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote_from_bytes
 
 import pytest
-from imaging import encode, exif_with_broken_tag, image_bytes, photo
+from imaging import data_url, encode, exif_with_broken_tag, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -269,11 +269,6 @@ def zip_of_png() -> bytes:
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("picture.png", image_bytes("PNG", 8, 8))
     return buf.getvalue()
-
-
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    """`data` as a base64 data URL."""
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def cut(data: bytes, at: int) -> bytes:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from imaging import image_bytes, photo
+from imaging import data_url, image_bytes, photo
 from openai._utils._json import openapi_dumps
 from openai.types.chat import (
     ChatCompletionMessage,
@@ -38,10 +38,6 @@ from openai_gemini_vision import (
 
 PNG = image_bytes("PNG", 64, 48)
 JPEG = image_bytes("JPEG", 64, 48)
-
-
-def _data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def _image_part(url: str, **extra: Any) -> dict[str, Any]:
@@ -134,7 +130,7 @@ def test_every_non_image_part_and_message_passes_untouched() -> None:
     messages: list[dict[str, Any]] = [
         {"role": "developer", "content": [{"type": "text", "text": "be brief"}]},
         {"role": "system", "content": "s"},
-        {"role": "user", "content": [audio, unknown, _image_part(_data_url(PNG))]},
+        {"role": "user", "content": [audio, unknown, _image_part(data_url(PNG))]},
         {
             "role": "assistant",
             "content": None,
@@ -170,7 +166,7 @@ def test_dict_messages_with_every_image_kind_are_not_mutated(tmp_path: Path) -> 
     messages = [
         {"role": "user", "content": ["look", photo(), path, bytearray(PNG)]},
         {"role": "assistant", "content": "a cat"},
-        {"role": "user", "content": [_image_part(_data_url(PNG, "image/jpg"), detail="low")]},
+        {"role": "user", "content": [_image_part(data_url(PNG, "image/jpg"), detail="low")]},
     ]
     before = copy.deepcopy(messages)
     result = prepare_messages(messages)
@@ -193,7 +189,7 @@ def test_typed_params_and_pydantic_messages_are_accepted_and_not_mutated() -> No
         "role": "user",
         "content": [
             {"type": "text", "text": "and this?"},
-            {"type": "image_url", "image_url": {"url": _data_url(JPEG, "image/jpeg")}},
+            {"type": "image_url", "image_url": {"url": data_url(JPEG, "image/jpeg")}},
         ],
     }
     messages: list[Any] = [user, reply, {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
@@ -225,7 +221,7 @@ def test_a_generator_of_messages_and_parts_is_accepted() -> None:
 def test_data_url_with_a_wrong_type_is_corrected() -> None:
     """A data URL labelled image/jpg holding a PNG is sent as image/png, and says so."""
     result = prepare_messages(
-        [{"role": "user", "content": [_image_part(_data_url(PNG, "image/jpg"))]}]
+        [{"role": "user", "content": [_image_part(data_url(PNG, "image/jpg"))]}]
     )
     url = result.messages[0]["content"][0]["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
@@ -247,7 +243,7 @@ def test_raw_objects_become_image_parts_with_their_sources(tmp_path: Path) -> No
 def test_part_detail_wins_over_policy_and_is_kept() -> None:
     """A part's own detail="low" downscales even under policy detail="high", and stays written."""
     big = _sized("PNG", 800, 600)
-    content = [_image_part(_data_url(big), detail="low"), _image_part(_data_url(big))]
+    content = [_image_part(data_url(big), detail="low"), _image_part(data_url(big))]
     result = prepare_messages(
         [{"role": "user", "content": content}], policy=ImagePolicy(detail="high")
     )
@@ -268,7 +264,7 @@ def test_policy_detail_low_applies_when_the_part_has_none() -> None:
 
 def test_loose_string_image_url_is_written_as_a_proper_part() -> None:
     """{"image_url": "data:..."} (a common loose spelling) becomes {"image_url": {"url": ...}}."""
-    part = {"type": "image_url", "image_url": _data_url(PNG)}
+    part = {"type": "image_url", "image_url": data_url(PNG)}
     result = prepare_messages([{"role": "user", "content": [part]}])
     assert _decoded(result.messages[0]["content"][0]) == PNG
 
@@ -277,7 +273,7 @@ def test_images_are_listed_per_slot_in_message_order() -> None:
     """PreparedRequest.images has one entry per image part, in the order they appear."""
     messages = [
         {"role": "user", "content": [JPEG, "x", PNG]},
-        {"role": "user", "content": [_image_part(_data_url(JPEG, "image/jpeg"))]},
+        {"role": "user", "content": [_image_part(data_url(JPEG, "image/jpeg"))]},
     ]
     result = prepare_messages(messages)
     assert [i.mime_type for i in result.images] == ["image/jpeg", "image/png", "image/jpeg"]
@@ -367,7 +363,7 @@ def test_identical_bytes_are_prepared_once_but_fill_every_slot(
 
     monkeypatch.setattr(prepare, "prepare_bytes", counting)
     big = _sized("PNG", 300, 200)
-    content = [big, _image_part(_data_url(big)), bytes(big), _image_part(_data_url(big))]
+    content = [big, _image_part(data_url(big)), bytes(big), _image_part(data_url(big))]
     result = prepare_messages([{"role": "user", "content": content}])
     assert calls == [len(big)]
     assert [_decoded(part) for part in result.messages[0]["content"]] == [big] * 4
@@ -378,7 +374,7 @@ def test_identical_bytes_are_prepared_once_but_fill_every_slot(
 def test_the_same_image_at_two_details_is_prepared_twice() -> None:
     """One image asked for at detail low and at full size is sent at both sizes."""
     big = _sized("PNG", 800, 400)
-    content = [_image_part(_data_url(big), detail="low"), _image_part(_data_url(big))]
+    content = [_image_part(data_url(big), detail="low"), _image_part(data_url(big))]
     result = prepare_messages([{"role": "user", "content": content}])
     assert [i.width for i in result.images] == [384, 800]
 
@@ -447,7 +443,7 @@ async def test_async_prepare_does_image_work_off_the_event_loop(
 def _three_noisy() -> list[dict[str, Any]]:
     return [
         {"role": "user", "content": ["compare", _noise_png(200, 1), _noise_png(160, 2)]},
-        {"role": "user", "content": [_image_part(_data_url(_noise_png(120, 3)))]},
+        {"role": "user", "content": [_image_part(data_url(_noise_png(120, 3)))]},
     ]
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote_from_bytes
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import encode, image_bytes, photo
+from imaging import data_url, encode, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -30,10 +30,6 @@ from openai_gemini_vision.sources import load_url_source, parse_data_url, prepar
 
 PNG = image_bytes("PNG", 40, 30)
 JPEG = image_bytes("JPEG", 40, 30)
-
-
-def _data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 @pytest.fixture
@@ -123,7 +119,7 @@ def test_pil_image_with_alpha_is_png() -> None:
 
 def test_data_url_source() -> None:
     """A data: URL is decoded and passes through when its label is right."""
-    img = load_image(_data_url(PNG))
+    img = load_image(data_url(PNG))
     assert img.data == PNG
     assert img.changes == ()
     assert img.source == "data URL"
@@ -187,7 +183,7 @@ def test_path_with_nul_is_an_image_error() -> None:
 def test_image_part_shape() -> None:
     """image_part gives an OpenAI content part with a data URL and no detail by default."""
     part = image_part(PNG)
-    assert part == {"type": "image_url", "image_url": {"url": _data_url(PNG)}}
+    assert part == {"type": "image_url", "image_url": {"url": data_url(PNG)}}
 
 
 def test_image_part_carries_detail() -> None:
@@ -203,7 +199,7 @@ def test_image_part_carries_detail() -> None:
 
 def test_parse_data_url_plain() -> None:
     """A well-formed data URL gives its declared type and decoded bytes."""
-    assert parse_data_url(_data_url(PNG, "image/png")) == ("image/png", PNG)
+    assert parse_data_url(data_url(PNG, "image/png")) == ("image/png", PNG)
 
 
 def test_parse_data_url_lenient_forms() -> None:
@@ -246,7 +242,7 @@ def test_parse_data_url_errors(url: str, problem: str) -> None:
 
 def test_wrong_declared_type_is_corrected_and_listed() -> None:
     """A PNG labelled image/jpeg goes out as image/png, bytes untouched, the fix in changes."""
-    img = load_image(_data_url(PNG, "image/jpeg"))
+    img = load_image(data_url(PNG, "image/jpeg"))
     assert img.data == PNG
     assert img.mime_type == "image/png"
     assert img.changes == ("declared image/jpeg, is image/png: sent as image/png",)
@@ -296,7 +292,7 @@ def test_other_schemes_are_blocked(url: str) -> None:
 
 def test_data_url_in_messages_needs_no_permission() -> None:
     """A data URL inside messages is decoded without any policy switch."""
-    assert load_url_source(_data_url(JPEG, "image/jpeg")).data == JPEG
+    assert load_url_source(data_url(JPEG, "image/jpeg")).data == JPEG
 
 
 def test_http_url_goes_through_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -347,7 +343,7 @@ def test_fetched_html_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_detail_argument_applies_to_url_sources() -> None:
     """detail='low' passed with a data URL string downscales the decoded image."""
     big = encode(photo(800, 400), "JPEG")
-    img = load_url_source(_data_url(big, "image/jpeg"), detail="low")
+    img = load_url_source(data_url(big, "image/jpeg"), detail="low")
     assert (img.width, img.height) == (384, 192)
 
 

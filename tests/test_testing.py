@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import openai
 import pytest
 import vcr
 import yaml
+from imaging import data_url
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
@@ -23,15 +23,12 @@ PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # bytes only: the recorder
 OTHER = b"\xff\xd8\xff\xe0" + bytes(range(255, -1, -1)) * 40
 
 
-def data_url(data: bytes, mime: str = "image/jpeg") -> str:
-    """`data` as the data URL a chat request carries."""
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
 def chat_body(*images: bytes, text: str = "What is in these pictures?") -> bytes:
     """A chat-completions request body holding `images`, as openai serializes it."""
     content: list[dict[str, Any]] = [{"type": "text", "text": text}]
-    content += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in images]
+    content += [
+        {"type": "image_url", "image_url": {"url": data_url(i, "image/jpeg")}} for i in images
+    ]
     body = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": content}]}
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -138,7 +135,7 @@ def _ask(client: openai.OpenAI, image: bytes) -> str | None:
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "What is this?"},
-                    {"type": "image_url", "image_url": {"url": data_url(image)}},
+                    {"type": "image_url", "image_url": {"url": data_url(image, "image/jpeg")}},
                 ],
             }
         ],

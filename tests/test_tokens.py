@@ -13,7 +13,7 @@ import pytest
 from chat_strategies import documented, requests, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import encode, image_bytes, photo
+from imaging import data_url, encode, image_bytes, photo
 from PIL import Image, ImageFile
 
 from openai_gemini_vision import (
@@ -231,10 +231,6 @@ def _flat(fmt: str, width: int, height: int) -> bytes:
     return encode(Image.new("RGB", (width, height), (200, 120, 40)), fmt)
 
 
-def _data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
 def _user(*parts: Any) -> list[dict[str, Any]]:
     return [{"role": "user", "content": list(parts)}]
 
@@ -249,7 +245,7 @@ def _image_part(url: str, detail: str | None = None) -> dict[str, Any]:
 def test_estimate_data_url_and_text() -> None:
     """A data-URL image is priced at its size and text at about 4 characters a token."""
     text = "x" * 41
-    messages = _user({"type": "text", "text": text}, _image_part(_data_url(_flat("PNG", 800, 600))))
+    messages = _user({"type": "text", "text": text}, _image_part(data_url(_flat("PNG", 800, 600))))
     estimate = estimate_tokens(messages, "gemini-2.0-flash")
     assert estimate.per_image == [2 * 258]
     assert estimate.image_tokens == 2 * 258
@@ -275,7 +271,7 @@ def test_estimate_raw_objects_in_content_list(tmp_path: Path) -> None:
 
 def test_detail_low_shrinks_tokens() -> None:
     """detail "low" (policy or part) prices the image at its 384 px downscale; a part's own detail wins."""
-    url = _data_url(_flat("JPEG", 1600, 1200), "image/jpeg")
+    url = data_url(_flat("JPEG", 1600, 1200), "image/jpeg")
     full = estimate_tokens(_user(_image_part(url)), "gemini-2.0-flash")
     low_part = estimate_tokens(_user(_image_part(url, "low")), "gemini-2.0-flash")
     low_policy = estimate_tokens(
@@ -292,7 +288,7 @@ def test_detail_low_shrinks_tokens() -> None:
 
 def test_detail_low_leaves_gemini_3_figure() -> None:
     """On Gemini 3 the figure depends on media resolution, not size: detail "low" keeps 1120."""
-    url = _data_url(_flat("JPEG", 1600, 1200), "image/jpeg")
+    url = data_url(_flat("JPEG", 1600, 1200), "image/jpeg")
     estimate = estimate_tokens(_user(_image_part(url, "low")), "gemini-3-pro-preview")
     assert estimate.images[0].size == (384, 288)
     assert estimate.per_image == [1120]
@@ -372,7 +368,7 @@ def test_large_header_falls_back_to_whole_read(tmp_path: Path) -> None:
     data = encode(Image.new("RGB", (900, 700)), "JPEG", icc_profile=b"\0" * 200_000)
     path = tmp_path / "icc.jpg"
     path.write_bytes(data)
-    url = _data_url(data, "image/jpeg")
+    url = data_url(data, "image/jpeg")
     estimate = estimate_tokens(_user(path, _image_part(url)), "gemini-2.0-flash")
     assert [image.size for image in estimate.images] == [(900, 700), (900, 700)]
 
@@ -387,7 +383,7 @@ def test_never_decodes_pixels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     path.write_bytes(_flat("PNG", 2000, 1000))
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
     messages = _user(
-        _image_part(_data_url(_flat("JPEG", 2000, 1000), "image/jpeg")),
+        _image_part(data_url(_flat("JPEG", 2000, 1000), "image/jpeg")),
         path,
         _flat("WEBP", 2000, 1000),
     )
@@ -397,7 +393,7 @@ def test_never_decodes_pixels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_corrupt_data_url_raises_typed_error() -> None:
     """A data URL that is not an image raises CorruptImageError, not a Pillow error."""
     with pytest.raises(CorruptImageError):
-        estimate_tokens(_user(_image_part(_data_url(b"not an image"))), "gemini-2.0-flash")
+        estimate_tokens(_user(_image_part(data_url(b"not an image"))), "gemini-2.0-flash")
 
 
 def test_estimate_prepared_uses_given_sizes() -> None:
