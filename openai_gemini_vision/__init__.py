@@ -33,11 +33,16 @@ from .errors import (
     TooManyImagesError,
     UnsupportedImageError,
 )
-from .images import SUPPORTED_MIME_TYPES, PreparedImage
+from .images import SUPPORTED_MIME_TYPES, PreparedImage, image_part, load_image
 from .policy import ImagePolicy
-from .prepare import PreparedRequest, aprepare_messages, prepare_messages
-from .sources import image_part, load_image
-from .tokens import TokenEstimate, estimate_image_tokens, estimate_tokens
+from .request import (
+    PreparedRequest,
+    TokenEstimate,
+    aprepare_messages,
+    estimate_image_tokens,
+    estimate_tokens,
+    prepare_messages,
+)
 
 try:
     __version__ = version("openai-gemini-vision")

@@ -26,7 +26,7 @@ from openai._utils._json import openapi_dumps
 
 from .errors import MissingAPIKeyError
 from .policy import DEFAULT_POLICY, ImagePolicy
-from .prepare import PreparedRequest, aprepare_messages, prepare_messages
+from .request.prepare import PreparedRequest, aprepare_messages, prepare_messages
 
 __all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "wrap"]
 

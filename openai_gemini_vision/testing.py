@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .images import payload_placeholder
+from .images.prepared import payload_placeholder
 
 __all__ = [
     "BODY_MATCHER",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from openai_gemini_vision.images import payload_placeholder
+from openai_gemini_vision.images.prepared import payload_placeholder
 
 __all__ = ["FakeGemini", "images_in"]
 

@@ -15,7 +15,8 @@ from imaging import image_bytes
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.cli._common import DEFAULT_MODEL
 from openai_gemini_vision.errors import MissingAPIKeyError
-from openai_gemini_vision.images import payload_placeholder, probe
+from openai_gemini_vision.images.prepared import payload_placeholder
+from openai_gemini_vision.images.probe import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 

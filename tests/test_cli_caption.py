@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from fakegemini import FakeGemini, images_in
 from imaging import encode, photo
 
-from openai_gemini_vision import caption as caption_module
+from openai_gemini_vision.caption import captioner as caption_module
 from openai_gemini_vision.cli import ogv
-from openai_gemini_vision.images import payload_placeholder
+from openai_gemini_vision.images.prepared import payload_placeholder
 
 FIELDS = {"path", "sha256", "model", "prompt", "text", "usage", "estimate", "changes", "error"}
 

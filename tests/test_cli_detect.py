@@ -12,7 +12,7 @@ from conftest import CASSETTES
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
-from openai_gemini_vision.drawing import colours_for
+from openai_gemini_vision.detection.draw import colours_for
 
 EXAMPLE = Path(__file__).parent / "data" / "example.png"
 HOUSE = {

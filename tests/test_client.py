@@ -22,7 +22,7 @@ import pytest
 from fakegemini import FakeGemini
 from pydantic import BaseModel
 
-import openai_gemini_vision.prepare
+import openai_gemini_vision.request.prepare
 from openai_gemini_vision import (
     GEMINI_BASE_URL,
     AsyncOpenAI,
@@ -32,8 +32,8 @@ from openai_gemini_vision import (
     wrap,
 )
 from openai_gemini_vision.client import KEY_PAGE, QUOTA_PAGE
-from openai_gemini_vision.images import payload_placeholder
-from openai_gemini_vision.sources import parse_data_url
+from openai_gemini_vision.images.prepared import payload_placeholder
+from openai_gemini_vision.images.source import parse_data_url
 
 MODEL = "gemini-2.5-flash"
 DATA = Path(__file__).parent / "data"
@@ -393,7 +393,7 @@ def test_a_429_is_retried_and_then_succeeds(
     waits: list[float] = []
     monkeypatch.setattr(openai._base_client, "time", SimpleNamespace(sleep=waits.append))
     prepared: list[object] = []
-    real_prepare = openai_gemini_vision.prepare.prepare_messages
+    real_prepare = openai_gemini_vision.request.prepare.prepare_messages
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         prepared.append(args[0])

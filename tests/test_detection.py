@@ -42,8 +42,8 @@ from openai_gemini_vision.detection import (
     box_to_pixels,
     upright_size,
 )
-from openai_gemini_vision.drawing import PALETTE, colours_for, contrast_ratio, text_colour
-from openai_gemini_vision.sources import parse_data_url
+from openai_gemini_vision.detection.draw import PALETTE, colours_for, contrast_ratio, text_colour
+from openai_gemini_vision.images.source import parse_data_url
 
 CAT = {"box_2d": [100, 200, 300, 400], "label": "cat"}
 DOG = {"box_2d": [500, 600, 700, 800], "label": "dog"}
@@ -381,7 +381,7 @@ def test_a_label_keeps_its_colour_beside_other_labels() -> None:
 def test_a_label_has_the_same_colour_in_every_run() -> None:
     """Colours do not depend on Python's per-process string hashing: a new process agrees."""
     code = (
-        "from openai_gemini_vision.drawing import colours_for;"
+        "from openai_gemini_vision.detection.draw import colours_for;"
         "print(list(colours_for(['cat', 'dog', 'person']).values()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -23,7 +23,6 @@ import pytest
 from imaging import image_bytes
 
 from openai_gemini_vision import BlockedURLError, FetchError, ImagePolicy, load_image
-from openai_gemini_vision.addresses import refusal
 from openai_gemini_vision.fetch import (
     MAX_REDIRECTS,
     afetch_image,
@@ -31,6 +30,7 @@ from openai_gemini_vision.fetch import (
     fetch_image,
     fetch_many,
 )
+from openai_gemini_vision.fetch.addresses import refusal
 
 PNG = image_bytes("PNG", 32, 24)
 LOOPBACK = ImagePolicy(allow_private_urls=True)

@@ -19,9 +19,11 @@ from openai_gemini_vision import (
     PreparedImage,
     UnsupportedImageError,
 )
-from openai_gemini_vision.convert import is_lossless
-from openai_gemini_vision.images import data_url, planned_size, probe, shrink_step
-from openai_gemini_vision.sources import parse_data_url, prepare_bytes
+from openai_gemini_vision.images.convert import is_lossless
+from openai_gemini_vision.images.convert import shrink as shrink_step
+from openai_gemini_vision.images.prepared import data_url
+from openai_gemini_vision.images.probe import planned_size, probe
+from openai_gemini_vision.images.source import parse_data_url, prepare_bytes
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

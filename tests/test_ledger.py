@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openai_gemini_vision.ledger import LedgerWriter, read_ledger, repair_tail
+from openai_gemini_vision.caption.ledger import LedgerWriter, read_ledger, repair_tail
 
 
 def _line(path: str, *, sha: str = "aa", error: str | None = None) -> str:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from openai_gemini_vision.limiter import AdaptiveLimiter
+from openai_gemini_vision.caption.limiter import AdaptiveLimiter
 
 
 @pytest.mark.asyncio

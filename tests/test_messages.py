@@ -13,8 +13,8 @@ from chat_strategies import documented, expected_images, requests, snapshot
 from hypothesis import given, settings
 
 from openai_gemini_vision import SUPPORTED_MIME_TYPES, GeminiVisionError, prepare_messages
-from openai_gemini_vision.messages import copy_messages, image_slots, text_of
-from openai_gemini_vision.sources import parse_data_url
+from openai_gemini_vision.images.source import parse_data_url
+from openai_gemini_vision.request.messages import copy_messages, image_slots, text_of
 
 
 def _scribble(value: Any) -> None:

@@ -32,9 +32,9 @@ from openai_gemini_vision import (
     RequestTooLargeError,
     TooManyImagesError,
     aprepare_messages,
-    prepare,
     prepare_messages,
 )
+from openai_gemini_vision.request import prepare
 
 PNG = image_bytes("PNG", 64, 48)
 JPEG = image_bytes("JPEG", 64, 48)

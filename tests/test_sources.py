@@ -24,9 +24,9 @@ from openai_gemini_vision import (
     ImagePolicy,
     image_part,
     load_image,
-    sources,
 )
-from openai_gemini_vision.sources import load_url_source, parse_data_url, prepare_bytes
+from openai_gemini_vision.images import source as sources
+from openai_gemini_vision.images.source import load_url_source, parse_data_url, prepare_bytes
 
 PNG = image_bytes("PNG", 40, 30)
 JPEG = image_bytes("JPEG", 40, 30)

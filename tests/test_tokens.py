@@ -24,7 +24,7 @@ from openai_gemini_vision import (
     ImagePolicy,
     prepare_messages,
 )
-from openai_gemini_vision.messages import copy_messages, image_slots, text_of
+from openai_gemini_vision.request.messages import copy_messages, image_slots, text_of
 from openai_gemini_vision.tokens import (
     CHARS_PER_TOKEN,
     RULES,

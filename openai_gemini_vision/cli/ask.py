@@ -13,10 +13,10 @@ from typing import Any
 import click
 
 from ..client import GEMINI_BASE_URL
-from ..images import PreparedImage, payload_placeholder
-from ..messages import copy_messages, image_slots
+from ..images.prepared import PreparedImage, payload_placeholder
 from ..policy import Detail
-from ..prepare import PreparedRequest, prepare_messages
+from ..request.messages import copy_messages, image_slots
+from ..request.prepare import PreparedRequest, prepare_messages
 from ._common import api_options, cli_policy, detail_option, image_argument, make_client
 
 __all__ = ["ask", "describe_image", "show_payloads"]

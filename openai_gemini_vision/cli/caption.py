@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from ..caption import Captioner, CaptionSummary, find_images, run_sync
+from ..caption.captioner import Captioner, CaptionSummary, find_images, run_sync
 from ..policy import Detail
 from ._common import (
     EXIT_FAILED,

@@ -17,9 +17,9 @@ from rich.text import Text
 from .. import fetch
 from ..detection import Detection, DetectionWarning, draw_detections
 from ..detection import detect as detect_objects
-from ..images import open_image
+from ..images.probe import open_image
+from ..images.source import parse_data_url
 from ..policy import Detail, ImagePolicy
-from ..sources import parse_data_url
 from ._common import api_options, cli_policy, detail_option, image_argument, make_client
 
 __all__ = ["detect"]

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..images import PreparedImage
+from ..images.prepared import PreparedImage
+from ..images.source import load_image
 from ..policy import Detail, ImagePolicy
-from ..sources import load_image
 from ..token_rules import MediaResolution, media_resolution_of, resolve_model
 from ..tokens import ImageEstimate, TokenEstimate, estimate_tokens
 from ._common import DEFAULT_MODEL, cli_policy, debug_option, default_model, detail_option

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import DetectionParseError
+from ..errors import DetectionParseError
 
 __all__ = ["BOX_KEY", "LABEL_KEYS", "DetectionWarning", "Entry", "extract_entries"]
 

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 
 from PIL import Image, ImageCms, ImageOps
 
-from .errors import CorruptImageError, GeminiVisionError, ImageTooLargeError
-from .images import ImageInfo, PreparedImage, _orientation, open_image, planned_size
-from .policy import DEFAULT_POLICY, Detail, ImagePolicy
+from ..errors import CorruptImageError, GeminiVisionError, ImageTooLargeError
+from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
+from .prepared import PreparedImage
+from .probe import ImageInfo, info_of, open_image, planned_size
 
 __all__ = [
     "encode_pil",
@@ -320,15 +321,7 @@ def encode_pil(
             f"The PIL image is {width}x{height} = {width * height:,} pixels, over the limit "
             f"of {policy.max_pixels:,}. Downscale it first, or raise ImagePolicy(max_pixels=...)."
         )
-    info = ImageInfo(
-        format=im.format or "",
-        mime_type=Image.MIME.get(im.format or "", ""),
-        width=width,
-        height=height,
-        orientation=_orientation(im),
-        frames=getattr(im, "n_frames", 1),
-        mode=im.mode,
-    )
+    info = info_of(im)
     fmt, quality, lossless = (
         ("JPEG", QUALITY_CONVERT, False)
         if info.format in _LOSSY_FORMATS | {"WEBP"} and not im.has_transparency_data

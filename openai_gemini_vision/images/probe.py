@@ -1,43 +1,31 @@
-"""Checked, encoded image bytes: what Gemini will accept, and what was done to get there.
+"""What an image is, from its header alone: format, type, size, orientation.
 
 `probe()` reads only an image's header; `planned_size()` says, from that header alone,
-what size the image will be sent at. The preparer and the token estimator both use
-them, so an estimate made before the call matches what the call sends.
+what size the image will be sent at. Sending and estimating both use them, so an
+estimate made before the call matches what the call sends.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import math
 import warnings
-from functools import cached_property
-from typing import Any
 
-import pybase64
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from .errors import CorruptImageError, ImageTooLargeError
-from .policy import DEFAULT_POLICY, LOW_DETAIL_MAX_SIDE, Detail, ImagePolicy
+from ..errors import CorruptImageError, ImageTooLargeError
+from ..policy import DEFAULT_POLICY, LOW_DETAIL_MAX_SIDE, Detail, ImagePolicy
+from .prepared import SUPPORTED_MIME_TYPES
 
 __all__ = [
-    "SUPPORTED_MIME_TYPES",
     "ImageInfo",
-    "PreparedImage",
-    "data_url",
     "fit_within",
-    "payload_placeholder",
+    "info_of",
+    "open_image",
+    "orientation_of",
     "planned_size",
     "probe",
-    "shrink_step",
 ]
-
-#: The only image types Gemini's endpoint takes; its own rejection text lists them:
-#: "MIME type must be image/png, image/jpeg, image/webp, image/heic, or image/heif".
-SUPPORTED_MIME_TYPES: frozenset[str] = frozenset(
-    {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
-)
 
 # HEIF files name their coding in the ftyp box: these brands are HEVC-coded (image/heic);
 # any other HEIF brand ("mif1", "msf1", ...) without one of them among its compatible
@@ -109,7 +97,8 @@ def _mime_for(im: Image.Image, data: bytes) -> str:
     return Image.MIME.get(fmt) or f"image/{fmt.lower() or 'unknown'}"
 
 
-def _orientation(im: Image.Image) -> int:
+def orientation_of(im: Image.Image) -> int:
+    """The EXIF Orientation of an opened image, 1 (upright) when absent, invalid or unreadable."""
     if im.format == "PNG" and "exif" not in im.info:
         # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the
         # image data; the PNG spec (3rd ed., chunk ordering) puts eXIf before IDAT, where
@@ -193,10 +182,23 @@ def probe(data: bytes, policy: ImagePolicy = DEFAULT_POLICY) -> ImageInfo:
             mime_type=_mime_for(im, data),
             width=im.width,
             height=im.height,
-            orientation=_orientation(im),
+            orientation=orientation_of(im),
             frames=getattr(im, "n_frames", 1),
             mode=im.mode,
         )
+
+
+def info_of(im: Image.Image) -> ImageInfo:
+    """What an already opened PIL image says of itself (a caller's image, not file bytes)."""
+    return ImageInfo(
+        format=im.format or "",
+        mime_type=Image.MIME.get(im.format or "", ""),
+        width=im.width,
+        height=im.height,
+        orientation=orientation_of(im),
+        frames=getattr(im, "n_frames", 1),
+        mode=im.mode,
+    )
 
 
 def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -219,100 +221,3 @@ def planned_size(
     if (detail or policy.detail) == "low":
         return fit_within(width, height, LOW_DETAIL_MAX_SIDE)
     return width, height
-
-
-def shrink_step(image: PreparedImage, policy: ImagePolicy = DEFAULT_POLICY) -> PreparedImage | None:
-    """The next smaller version of `image` for fitting a request budget, or None.
-
-    Lossless without alpha -> JPEG (quality 85) at the same size; lossless with alpha ->
-    lossy WebP (quality 85); otherwise (or when that is not smaller) both sides halved and
-    re-encoded. None once the longest side is 256 px or less. Each step is in `changes`.
-    """
-    from .convert import shrink  # convert builds on this module
-
-    return shrink(image, policy)
-
-
-def data_url(mime_type: str, data: bytes) -> str:
-    """`data:<mime>;base64,<data>`: what goes into `image_url.url`.
-
-    The plain `f"...{base64.b64encode(data).decode()}"` cost 1.6x the bare encoder on a
-    20 MB PNG (two more copies of the payload through fresh memory); pybase64's SIMD
-    encoder returns the str directly, faster than the bare encoder (bench/bench_images.py).
-    """
-    return f"data:{mime_type};base64," + pybase64.b64encode_as_string(data)
-
-
-def payload_placeholder(mime_type: str, data: bytes) -> str:
-    """An image payload as people read it: `<image/jpeg 38,112 bytes sha256:ab12cd34ef567890>`.
-
-    Shown wherever base64 would drown the rest (`ogv ask --dry-run`, recorded requests);
-    16 hex digits of the digest tell images apart without filling the line.
-    """
-    return f"<{mime_type} {len(data):,} bytes sha256:{hashlib.sha256(data).hexdigest()[:16]}>"
-
-
-class PreparedImage(BaseModel):
-    """An image ready for Gemini: the bytes as sent, and what was done to them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    mime_type: str
-    width: int
-    """Width as sent."""
-    height: int
-    original_width: int
-    """Width of the image as given, before orientation or resizing."""
-    original_height: int
-    original_format: str
-    """Pillow's name of the format given ("JPEG", "GIF", "HEIF", ...)."""
-    data: bytes = Field(repr=False)
-    """The bytes as sent."""
-    changes: tuple[str, ...] = ()
-    """What was done, in words; empty exactly when `data` is the input byte for byte.
-
-    A corrected type label is listed too ("declared image/jpg, is image/jpeg"), although
-    the bytes are untouched: the type sent is part of what was done."""
-    source: str = ""
-    """Where the image came from (a path, a URL without its query, "bytes", ...)."""
-    orientation: int = 1
-    """The EXIF orientation that was applied (1 when none was, or it was already upright)."""
-
-    @property
-    def byte_size(self) -> int:
-        """Number of bytes as sent (before base64)."""
-        return len(self.data)
-
-    @cached_property
-    def sha256(self) -> str:
-        """Hex SHA-256 of the bytes as sent."""
-        return hashlib.sha256(self.data).hexdigest()
-
-    @cached_property
-    def data_url(self) -> str:
-        """`data:<mime>;base64,...`: what goes into `image_url.url`."""
-        return data_url(self.mime_type, self.data)
-
-    @property
-    def placeholder(self) -> str:
-        """This image's payload in short: `<image/jpeg 38,112 bytes sha256:ab12cd34ef567890>`."""
-        return payload_placeholder(self.mime_type, self.data)
-
-    @property
-    def encoded_size(self) -> int:
-        """Length of `data_url` in characters, computed without encoding."""
-        return len("data:;base64,") + len(self.mime_type) + 4 * math.ceil(len(self.data) / 3)
-
-    def part(self, detail: str | None = None) -> dict[str, Any]:
-        """This image as an OpenAI `image_url` content part."""
-        image_url: dict[str, Any] = {"url": self.data_url}
-        if detail is not None:
-            image_url["detail"] = detail
-        return {"type": "image_url", "image_url": image_url}
-
-    def __repr__(self) -> str:
-        changed = f", changes={list(self.changes)!r}" if self.changes else ""
-        return (
-            f"PreparedImage({self.mime_type}, {self.width}x{self.height}, "
-            f"{self.byte_size:,} bytes, sha256={self.sha256[:12]}{changed})"
-        )

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from .errors import ImageError
+from ..errors import ImageError
 
 __all__ = [
     "RAW_IMAGE_TYPES",

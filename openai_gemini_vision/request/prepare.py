@@ -22,19 +22,20 @@ import anyio.to_thread
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from . import fetch
-from .errors import (
+from .. import fetch
+from ..errors import (
     FetchError,
     GeminiVisionError,
     RequestTooLargeError,
     TooManyImagesError,
 )
-from .fetch import public_url
-from .images import PreparedImage, shrink_step
+from ..fetch import public_url
+from ..images.convert import shrink
+from ..images.prepared import PreparedImage
+from ..images.source import load_image, load_url_source, parse_data_url, prepare_bytes
+from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
+from .estimate import TokenEstimate, estimate_prepared
 from .messages import ImageSlot, copy_messages, image_slots, located, unusable_source
-from .policy import DEFAULT_POLICY, Detail, ImagePolicy
-from .sources import load_image, load_url_source, parse_data_url, prepare_bytes
-from .tokens import TokenEstimate, estimate_prepared
 
 __all__ = ["DEFAULT_MODEL", "PreparedRequest", "aprepare_messages", "prepare_messages"]
 
@@ -284,7 +285,7 @@ def _fit(entries: list[_Entry], fixed: int, policy: ImagePolicy) -> None:
             raise _too_large(entries, fixed, total, policy, shrunk=True)
         entry = max(live, key=lambda e: e.room)
         try:
-            smaller = shrink_step(entry.image, policy)
+            smaller = shrink(entry.image, policy)
         except GeminiVisionError as exc:
             raise located(exc, entry.uses[0].slot.where) from None
         if smaller is None or smaller.encoded_size >= entry.image.encoded_size:

@@ -17,11 +17,13 @@ from urllib.request import url2pathname
 import pybase64
 from PIL import Image
 
-from . import convert, fetch
-from .errors import BlockedURLError, CorruptImageError, ImageError, UnsupportedImageError
-from .fetch import public_url
-from .images import SUPPORTED_MIME_TYPES, PreparedImage, planned_size, probe
-from .policy import DEFAULT_POLICY, Detail, ImagePolicy
+from .. import fetch
+from ..errors import BlockedURLError, CorruptImageError, ImageError, UnsupportedImageError
+from ..fetch import public_url
+from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
+from . import convert
+from .prepared import SUPPORTED_MIME_TYPES, PreparedImage
+from .probe import planned_size, probe
 from .sniff import check_complete, not_an_image, vector_error
 
 __all__ = [

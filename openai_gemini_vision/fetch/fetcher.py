@@ -31,11 +31,11 @@ import anyio
 import httpcore2
 import httpx2
 
+from ..errors import BlockedURLError, FetchError
+from ..policy import ImagePolicy
 from . import connections
 from .addresses import literal_address, refusal
 from .connections import Refused
-from .errors import BlockedURLError, FetchError
-from .policy import ImagePolicy
 
 __all__ = [
     "MAX_REDIRECTS",

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import zlib
 
-from .errors import CorruptImageError, ImageError, UnsupportedImageError
-from .images import ImageInfo
+from ..errors import CorruptImageError, ImageError, UnsupportedImageError
+from .probe import ImageInfo
 
 __all__ = ["check_complete", "not_an_image", "vector_error"]
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .convert import upright
-
-if TYPE_CHECKING:
-    from .detection import Detection
+from ..images.convert import upright
+from .boxes import Detection
 
 __all__ = [
     "PALETTE",

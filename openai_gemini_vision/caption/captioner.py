@@ -24,10 +24,10 @@ import httpx2
 import openai
 from PIL import Image
 
+from ..policy import ImagePolicy
+from ..request.prepare import prepare_messages
 from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
 from .limiter import AdaptiveLimiter
-from .policy import ImagePolicy
-from .prepare import prepare_messages
 
 __all__ = [
     "IMAGE_FORMATS",

@@ -30,8 +30,8 @@ import anyio
 import httpcore2
 import httpx2
 
+from ..policy import ImagePolicy
 from .addresses import refusal
-from .policy import ImagePolicy
 
 __all__ = ["Refused", "async_client", "client", "deadline", "left"]
 
