@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from fractions import Fraction
 from typing import Literal, Protocol, get_args, runtime_checkable
 
+from .errors import InvalidArgumentError, ModelFamilyAssumedWarning, UnknownRuleError
 from .policy import LOW_DETAIL_MAX_SIDE
 
 __all__ = [
@@ -50,10 +51,6 @@ TOKENS_PER_TILE = 258
 GLOBAL_MEDIA_RESOLUTION_TOKENS: Mapping[str, int] = {"low": 64, "medium": 256}
 
 
-class ModelFamilyAssumedWarning(UserWarning):
-    """A model name was not recognised; the newest known family's rule was used."""
-
-
 def media_resolution_of(value: str | None) -> MediaResolution | None:
     """`value` as one of "low", "medium", "high", "ultra_high" (any case, with or without
     the API's `MEDIA_RESOLUTION_` prefix); None stays None."""
@@ -66,7 +63,7 @@ def media_resolution_of(value: str | None) -> MediaResolution | None:
             return resolution  # type: ignore[no-any-return]
     if key == "unspecified":
         return None
-    raise ValueError(
+    raise InvalidArgumentError(
         f"{value!r} is not a valid media_resolution. Valid values are: "
         + ", ".join(repr(r) for r in _RESOLUTIONS)
         + " (or None for the model's default)."
@@ -144,7 +141,7 @@ class TileRule:
             return 1, self.fixed[media_resolution]
         if media_resolution not in (None, "high"):
             valid = ", ".join(repr(r) for r in (*self.fixed, "high"))
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"media_resolution={media_resolution!r} is per-image and Gemini 3 or later "
                 f"only; for {self.family} use {valid} or None."
             )
@@ -169,7 +166,7 @@ class MediaResolutionRule:
         level = media_resolution or self.default
         if level not in self.levels:
             valid = ", ".join(repr(r) for r in self.levels)
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"media_resolution={level!r} has no token figure for {self.family}; "
                 f"use one of {valid} or None."
             )
@@ -291,7 +288,7 @@ def register_rule(pattern: str, rule: TokenRule) -> None:
     ones, and all of them over the built-in table.
     """
     if not isinstance(pattern, str) or not pattern.strip():
-        raise ValueError('pattern must be a non-empty glob such as "gemini-2.5-*".')
+        raise InvalidArgumentError('pattern must be a non-empty glob such as "gemini-2.5-*".')
     if not isinstance(rule, TokenRule):
         raise TypeError(
             f"rule must have a `family` and a `cost(width, height, media_resolution)` method "
@@ -306,5 +303,7 @@ def unregister_rule(pattern: str) -> None:
     kept = [(p, r) for p, r in _user_rules if p != key]
     if len(kept) == len(_user_rules):
         registered = ", ".join(repr(p) for p, _ in _user_rules) or "none"
-        raise KeyError(f"No rule is registered under {pattern!r}; registered: {registered}.")
+        raise UnknownRuleError(
+            f"No rule is registered under {pattern!r}; registered: {registered}."
+        )
     _user_rules[:] = kept

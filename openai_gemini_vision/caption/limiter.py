@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["AdaptiveLimiter"]
 
 
@@ -22,7 +24,7 @@ class AdaptiveLimiter:
         patience: 429s in a row that count as "too fast" (one can be bad luck).
         """
         if maximum < 1:
-            raise ValueError(f"maximum must be at least 1, got {maximum}.")
+            raise InvalidArgumentError(f"maximum must be at least 1, got {maximum}.")
         self.maximum = maximum
         self.limit = maximum
         self.patience = patience

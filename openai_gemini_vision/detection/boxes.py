@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import InvalidArgumentError
 from ..images.prepared import PreparedImage
 from .replies import DetectionWarning, extract_entries
 
@@ -77,7 +78,7 @@ def _check_size(image_size: tuple[int, int]) -> tuple[int, int]:
     except (TypeError, ValueError):
         width = height = 0
     if width <= 0 or height <= 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"image_size must be (width, height) in pixels, both positive; got {image_size!r}. "
             "Pass the size of the image the boxes are wanted in, e.g. image.size."
         )

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import DetectionParseError
+from ..errors import DetectionParseError, DetectionWarning
 
 __all__ = ["BOX_KEY", "LABEL_KEYS", "DetectionWarning", "Entry", "extract_entries"]
 
@@ -40,10 +40,6 @@ _FIX = (
     "with values normalized to 0-1000 (detect() does), and pass the reply's text "
     "(response.choices[0].message.content)."
 )
-
-
-class DetectionWarning(UserWarning):
-    """An entry of a detection reply was skipped, or the request was retried without a schema."""
 
 
 def _entries_word(n: int) -> str:

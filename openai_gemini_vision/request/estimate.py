@@ -19,7 +19,7 @@ from urllib.parse import SplitResult, urlsplit
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import GeminiVisionError, ImageError
+from ..errors import GeminiVisionError, ImageError, InvalidArgumentError
 from ..fetch import public_url
 from ..images.prepared import SUPPORTED_MIME_TYPES
 from ..images.probe import ImageInfo, info_of, planned_size, probe
@@ -137,7 +137,7 @@ def _price(
     resolved: ResolvedModel, width: int, height: int, media_resolution: MediaResolution | None
 ) -> tuple[int, int]:
     if width < 1 or height < 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"An image is {width}x{height} px; width and height must be at least 1 pixel."
         )
     return resolved.rule.cost(width, height, media_resolution)

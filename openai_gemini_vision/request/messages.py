@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..errors import ImageError
+from ..errors import GeminiVisionError, ImageError, MessageFormatError
 
 __all__ = [
     "RAW_IMAGE_TYPES",
@@ -36,6 +36,8 @@ RAW_IMAGE_TYPES = (Image.Image, os.PathLike, bytes, bytearray, memoryview)
 
 def located(exc: Exception, where: str) -> Exception:
     """`exc` of the same type, its message starting with where the image sits."""
+    if isinstance(exc, GeminiVisionError):
+        return exc.located(where)
     try:
         moved = type(exc)(f"{where}: {exc}")
     except Exception:  # noqa: BLE001 - an exception type that does not take one message
@@ -102,7 +104,7 @@ def _plain(value: Any) -> Any:
 def copy_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
     """The messages as new plain dicts and lists; the caller's objects stay untouched."""
     if isinstance(messages, str | bytes | Mapping):
-        raise TypeError(
+        raise MessageFormatError(
             "messages must be a list of message dicts, e.g. "
             '[{"role": "user", "content": [...]}], not a single '
             f"{type(messages).__name__}."
@@ -110,7 +112,7 @@ def copy_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
     copied = [_plain(message) for message in messages]
     for position, message in enumerate(copied):
         if not isinstance(message, dict):
-            raise TypeError(
+            raise MessageFormatError(
                 f"messages[{position}] is a {type(message).__name__}; each message must be a "
                 'dict such as {"role": "user", "content": "..."}.'
             )

@@ -26,6 +26,7 @@ from .. import fetch
 from ..errors import (
     FetchError,
     GeminiVisionError,
+    MessageFormatError,
     RequestTooLargeError,
     TooManyImagesError,
 )
@@ -215,7 +216,7 @@ def _json_default(value: Any) -> Any:
     # transform has dumped pydantic models.
     if isinstance(value, datetime):
         return value.isoformat()
-    raise TypeError(
+    raise MessageFormatError(
         f"The messages hold a {type(value).__name__}, which cannot be sent as JSON. Message "
         "fields take strings, numbers, lists and dicts; images go in a content list as a "
         "PIL image, pathlib.Path, bytes or an image_url part."
