@@ -84,7 +84,10 @@ class GeminiVisionError(Exception):
         """The value that went over `limit`."""
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
+        if self.where and self.source:
+            return f"{self.where} ({self.source}): {self.message}"
+        place = self.where or self.source
+        return f"{place}: {self.message}" if place else self.message
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword fields survive pickling (worker processes, multiprocessing pools).
@@ -100,7 +103,16 @@ class GeminiVisionError(Exception):
 
     def located(self, where: str) -> Self:
         """A copy of this error placed at `where` in the messages (the cause is kept)."""
-        copy: Self = _rebuild(type(self), self.message, {**self._fields(), "where": where})
+        return self._copy(where=where)
+
+    def from_source(self, source: str | None) -> Self:
+        """This error naming the image's `source`, unless it names one already."""
+        if self.source is not None or source is None:
+            return self
+        return self._copy(source=source)
+
+    def _copy(self, **fields: Any) -> Self:
+        copy: Self = _rebuild(type(self), self.message, {**self._fields(), **fields})
         copy.__cause__ = self.__cause__
         copy.__suppress_context__ = self.__suppress_context__
         return copy.with_traceback(self.__traceback__)

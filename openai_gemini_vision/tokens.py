@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from .request.estimate import (
     CHARS_PER_TOKEN,
+    DEFAULT_MODEL,
     ImageEstimate,
     TokenEstimate,
     estimate_image_tokens,
-    estimate_prepared,
     estimate_text_tokens,
     estimate_tokens,
+    estimate_tokens_by_model,
     measure_image,
 )
 from .token_rules import (
@@ -33,6 +34,7 @@ from .token_rules import (
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "DEFAULT_MODEL",
     "RULES",
     "ImageEstimate",
     "MediaResolution",
@@ -44,9 +46,9 @@ __all__ = [
     "TokenEstimate",
     "TokenRule",
     "estimate_image_tokens",
-    "estimate_prepared",
     "estimate_text_tokens",
     "estimate_tokens",
+    "estimate_tokens_by_model",
     "measure_image",
     "register_rule",
     "resolve_model",

@@ -43,7 +43,7 @@ from openai_gemini_vision.detection import (
     upright_size,
 )
 from openai_gemini_vision.detection.draw import PALETTE, colours_for, contrast_ratio, text_colour
-from openai_gemini_vision.images.source import parse_data_url
+from openai_gemini_vision.images.blob import parse_data_url
 
 CAT = {"box_2d": [100, 200, 300, 400], "label": "cat"}
 DOG = {"box_2d": [500, 600, 700, 800], "label": "dog"}

@@ -23,8 +23,9 @@ def test_an_error_keeps_its_fields_and_names_its_place_when_located() -> None:
     """`located` adds the place to the text and the field, and keeps source and limits."""
     error = ImageTooLargeError("too many pixels", source="photo.jpg", limit=100, actual=250)
     moved = error.located("messages[0].content[2]")
-    assert str(error) == "too many pixels"
-    assert str(moved) == "messages[0].content[2]: too many pixels"
+    assert str(error) == "photo.jpg: too many pixels"
+    assert str(moved) == "messages[0].content[2] (photo.jpg): too many pixels"
+    assert str(ImageTooLargeError("too many pixels")) == "too many pixels"
     assert type(moved) is ImageTooLargeError
     assert (moved.source, moved.where, moved.limit, moved.actual) == (
         "photo.jpg",

@@ -32,7 +32,6 @@ from openai_gemini_vision.tokens import (
     PerImageRule,
     TileRule,
     estimate_image_tokens,
-    estimate_prepared,
     estimate_text_tokens,
     estimate_tokens,
     register_rule,
@@ -396,10 +395,11 @@ def test_corrupt_data_url_raises_typed_error() -> None:
         estimate_tokens(_user(_image_part(data_url(b"not an image"))), "gemini-2.0-flash")
 
 
-def test_estimate_prepared_uses_given_sizes() -> None:
-    """Already-prepared images are priced at the sizes given, and text is still counted."""
+def test_prepared_images_are_priced_at_their_sizes_and_text_is_counted() -> None:
+    """A prepared request's estimate prices its images as sent, and counts its text."""
     messages = [{"role": "user", "content": [{"type": "text", "text": "abcdefgh"}]}]
-    estimate = estimate_prepared(messages, [(384, 384), (1000, 1000)], "gemini-2.0-flash")
+    messages[0]["content"] += [image_bytes("PNG", 384, 384), image_bytes("PNG", 1000, 1000)]
+    estimate = prepare_messages(messages, model="gemini-2.0-flash").estimate
     assert estimate.per_image == [258, 4 * 258]
     assert estimate.text_tokens == 2
     assert estimate.total_tokens == 5 * 258 + 2
@@ -434,7 +434,7 @@ def test_a_url_that_is_not_a_string_is_an_image_error(url: Any) -> None:
 def test_estimate_errors_name_the_place_as_sending_does(url: str, error: type[Exception]) -> None:
     """Every refusal from an estimate starts with where the image sits, as prepare_messages does."""
     messages = _user("look", {"type": "image_url", "image_url": {"url": url}})
-    with pytest.raises(error, match=r"^messages\[0\]\.content\[1\]: ") as estimated:
+    with pytest.raises(error, match=r"^messages\[0\]\.content\[1\] \(") as estimated:
         estimate_tokens(messages, "gemini-2.0-flash")
     with pytest.raises(error) as sent:
         prepare_messages(messages)
@@ -500,7 +500,7 @@ def test_estimate_agrees_with_what_prepare_sends(given_messages: list[Any]) -> N
 def test_image_figures_are_positive_symmetric_and_agree(
     width: int, height: int, model: str, resolution: str | None
 ) -> None:
-    """A figure is a positive int, the same for the image turned a quarter, and the same via estimate_prepared; or a ValueError naming media_resolution."""
+    """A figure is a positive int, the same for the image turned a quarter, or a ValueError naming media_resolution."""
     try:
         tokens = estimate_image_tokens(width, height, model, media_resolution=resolution)
     except ValueError as exc:
@@ -514,5 +514,3 @@ def test_image_figures_are_positive_symmetric_and_agree(
     assert isinstance(tokens, int)
     assert tokens >= 1
     assert estimate_image_tokens(height, width, model, media_resolution=resolution) == tokens
-    prepared = estimate_prepared([], [(width, height)], model, media_resolution=resolution)
-    assert prepared.per_image == [tokens]

@@ -24,6 +24,8 @@ import httpx2
 import openai
 from PIL import Image
 
+from ..errors import GeminiVisionError
+from ..images.source import Source
 from ..policy import ImagePolicy
 from ..request.prepare import prepare_messages
 from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
@@ -156,7 +158,9 @@ def _read(path: str) -> tuple[bytes, str]:
 
 
 def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    # The line names its file already: a library error's place in the messages is noise.
+    text = exc.message if isinstance(exc, GeminiVisionError) else str(exc)
+    return f"{type(exc).__name__}: {' '.join(text.split())}"
 
 
 class Captioner:
@@ -312,7 +316,8 @@ class Captioner:
     async def _ask(
         self, path: str, data: bytes, sha256: str, client: openai.AsyncOpenAI
     ) -> Record | None:
-        messages = [{"role": "user", "content": [data, {"type": "text", "text": self.prompt}]}]
+        image = Source("bytes", data, path)  # read once here; named by its path in errors
+        messages = [{"role": "user", "content": [image, {"type": "text", "text": self.prompt}]}]
         try:
             prepared = await asyncio.to_thread(
                 prepare_messages, messages, model=self.model, policy=self.policy

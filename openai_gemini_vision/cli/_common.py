@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -13,7 +12,9 @@ import openai
 
 from ..client import AsyncOpenAI, OpenAI
 from ..errors import GeminiVisionError, MissingAPIKeyError
+from ..images.source import Source
 from ..policy import Detail, ImagePolicy
+from ..request.estimate import DEFAULT_MODEL
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -37,8 +38,6 @@ __all__ = [
     "one_line",
 ]
 
-#: Used when neither --model nor GEMINI_MODEL is given.
-DEFAULT_MODEL = "gemini-2.5-flash"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -118,27 +117,31 @@ def cli_policy(detail: Detail = "auto") -> ImagePolicy:
     return ImagePolicy(detail=detail, allow_local_files=True, allow_private_urls=True)
 
 
-#: IMAGE arguments passed on as URLs, not read as paths.
-URL_PREFIXES = ("http://", "https://", "data:")
+def image_argument(text: str, read_stdin: Callable[[], bytes]) -> Source:
+    """One IMAGE argument, classified as the library classifies any source.
 
-
-def image_argument(source: str, read_stdin: Callable[[], bytes]) -> bytes | Path | str:
-    """One IMAGE argument: stdin's bytes for "-", a URL as typed, else an existing file."""
-    if source == "-":
+    "-" is the bytes on stdin; a data:, http(s):// or file:// URL (any case) is a URL;
+    anything else must name an existing file.
+    """
+    if text == "-":
         data = read_stdin()
         if not data:
             raise click.BadParameter("'-' reads the image from stdin, but stdin was empty.")
-        return data
-    if source.startswith(URL_PREFIXES):
-        return source
-    path = Path(source)
-    if not path.is_file():
-        raise click.BadParameter(
-            f"No such file: {source} (pass an image path, an http(s) or data: URL, or - for "
-            "stdin).",
-            param_hint="IMAGE",
-        )
-    return path
+        return Source("bytes", data, "stdin")
+    source = Source.of(text)
+    if source.kind == "path":
+        if os.path.isdir(text):
+            raise click.BadParameter(
+                f"{text} is a folder; name image files (ogv caption and ogv tokens take folders).",
+                param_hint="IMAGE",
+            )
+        if not os.path.isfile(text):
+            raise click.BadParameter(
+                f"No such file: {text} (pass an image path, an http(s) or data: URL, or - "
+                "for stdin).",
+                param_hint="IMAGE",
+            )
+    return source
 
 
 def make_client(
@@ -180,10 +183,16 @@ def _hint(exc: BaseException, text: str) -> str | None:
 
 
 def explain(exc: BaseException) -> str:
-    """One line for people: the error, then the fix when the error itself does not name it."""
+    """One line for people: the file it is about, the error, then the fix when the error
+    itself does not name it (`photo.jpg: the image is empty (0 bytes) ...`)."""
+    if isinstance(exc, GeminiVisionError) and exc.source:
+        message = " ".join(exc.message.split())
+        if message[:1].isupper() and message[1:2].islower():  # "The image", not "PNG"
+            message = message[0].lower() + message[1:]
+        return f"{exc.source}: {message}"
     text = one_line(exc)
     hint = _hint(exc, text)
-    return f"{text} {hint}" if hint else text
+    return f"error: {text} {hint}" if hint else f"error: {text}"
 
 
 class _Group(click.Group):
@@ -195,7 +204,7 @@ class _Group(click.Group):
         except (GeminiVisionError, openai.OpenAIError, OSError) as exc:
             if ctx.meta.get("ogv.debug"):
                 raise
-            click.echo(f"ogv: error: {explain(exc)}", err=True)
+            click.echo(f"ogv: {explain(exc)}", err=True)
             # Nothing was attempted without a key: a configuration (usage) problem.
             ctx.exit(EXIT_USAGE if isinstance(exc, MissingAPIKeyError) else EXIT_FAILED)
 

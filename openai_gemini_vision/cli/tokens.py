@@ -3,55 +3,41 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import sys
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ..images.prepared import PreparedImage
-from ..images.source import load_image
-from ..policy import Detail, ImagePolicy
+from ..errors import GeminiVisionError
+from ..policy import Detail
+from ..request.estimate import DEFAULT_MODEL, TokenEstimate, estimate_tokens_by_model
 from ..token_rules import MediaResolution, media_resolution_of, resolve_model
-from ..tokens import ImageEstimate, TokenEstimate, estimate_tokens
-from ._common import DEFAULT_MODEL, cli_policy, debug_option, default_model, detail_option
+from ._common import cli_policy, debug_option, default_model, detail_option, image_argument
 
 __all__ = ["tokens"]
-
-
-def _as_sent(
-    path: Path, image: ImageEstimate, detail: Detail, policy: ImagePolicy
-) -> tuple[str, int]:
-    """Type and byte count as sent: the file itself when it passes through, else the real
-    prepared bytes (only then is the image decoded)."""
-    if not image.changes_expected:
-        return image.mime_type, path.stat().st_size
-    prepared: PreparedImage = load_image(path, detail=detail, policy=policy)
-    return prepared.mime_type, prepared.byte_size
 
 
 def _size(size: list[int]) -> str:
     return f"{size[0]}x{size[1]}" if size else "?"
 
 
-def _report(
-    paths: list[Path], estimates: list[TokenEstimate], detail: Detail, policy: ImagePolicy
-) -> dict[str, Any]:
+def _report(labels: list[str], estimates: list[TokenEstimate], detail: Detail) -> dict[str, Any]:
     """Everything both output forms show, as JSON-ready data."""
     first = estimates[0]
     rows = []
-    for index, (path, image) in enumerate(zip(paths, first.images, strict=True)):
-        mime_as_sent, bytes_as_sent = _as_sent(path, image, detail, policy)
+    for index, (label, image) in enumerate(zip(labels, first.images, strict=True)):
         rows.append(
             {
-                "file": str(path),
+                "file": label,
                 "format": image.format,
                 "mime_type": image.mime_type,
                 "original_size": list(image.original_size or ()),
-                "mime_type_as_sent": mime_as_sent,
+                "mime_type_as_sent": image.mime_type_as_sent,
                 "size_as_sent": list(image.size or ()),
-                "bytes_as_sent": bytes_as_sent,
+                "bytes_as_sent": image.bytes_as_sent,
+                "changes": list(image.changes),
                 "tokens": {
                     est.model: {
                         "tiles": est.images[index].tiles,
@@ -77,7 +63,7 @@ def _report(
         "detail": detail,
         "images": rows,
         "total": {
-            "bytes_as_sent": sum(row["bytes_as_sent"] for row in rows),
+            "bytes_as_sent": sum(row["bytes_as_sent"] or 0 for row in rows),
             "tokens": {
                 est.model: {"tiles": sum(i.tiles for i in est.images), "tokens": est.image_tokens}
                 for est in estimates
@@ -119,18 +105,13 @@ def _table(report: dict[str, Any]) -> Table:
             _size(row["original_size"]),
             _size(row["size_as_sent"]),
             *cells,
-            f"{row['bytes_as_sent']:,}",
+            "?" if row["bytes_as_sent"] is None else f"{row['bytes_as_sent']:,}",
         )
     return table
 
 
 @click.command()
-@click.argument(
-    "images",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option(
     "--model",
     "-m",
@@ -159,7 +140,7 @@ def _table(report: dict[str, Any]) -> Table:
 )
 @debug_option
 def tokens(
-    images: tuple[Path, ...],
+    images: tuple[str, ...],
     models: tuple[str, ...],
     detail: Detail,
     media_resolution: str | None,
@@ -167,7 +148,9 @@ def tokens(
 ) -> None:
     """Estimate the tokens Gemini bills for IMAGE files, offline: no key, no network.
 
-    Reads only each image's header; sizes are those the images will be sent at.
+    IMAGE is what ogv ask takes: a file, a data: URL, or - (stdin); the images are
+    planned exactly as ogv ask would send them (conversion, orientation, --detail, the
+    20 MB fit), reading only headers when an image goes as it is.
 
     \b
     Examples:
@@ -176,19 +159,26 @@ def tokens(
       ogv tokens scan.png --detail low --json
     """
     policy = cli_policy(detail)
-    paths = list(images)
-    message = {"role": "user", "content": paths}
+    sources = [image_argument(text, sys.stdin.buffer.read) for text in images]
+    for source in sources:
+        if source.kind == "http":
+            raise click.BadParameter(
+                f"ogv tokens works offline and cannot fetch {source.label}; download it "
+                "and pass the file instead.",
+                param_hint="IMAGE",
+            )
     resolution: MediaResolution | None = media_resolution_of(media_resolution)
-    estimates = []
-    for model in dict.fromkeys(models or (default_model(),)):
+    names = list(dict.fromkeys(models or (default_model(),)))
+    for model in names:
         try:  # a resolution the family has no figure for (ultra_high before Gemini 3)
             resolve_model(model).rule.cost(1, 1, resolution)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--media-resolution") from None
-        estimates.append(
-            estimate_tokens([message], model, policy=policy, media_resolution=resolution)
-        )
-    report = _report(paths, estimates, detail, policy)
+        except GeminiVisionError as exc:
+            raise click.BadParameter(exc.message, param_hint="--media-resolution") from None
+    message = {"role": "user", "content": sources}
+    by_model = estimate_tokens_by_model(
+        [message], names, policy=policy, media_resolution=resolution
+    )
+    report = _report([source.label for source in sources], list(by_model.values()), detail)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
