@@ -294,3 +294,28 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     _assert_each_once(out, images)
     # Requests cut off by a kill are asked again; nothing already written is.
     assert answered >= 40
+
+
+def test_each_image_is_decoded_once_and_sent_as_prepared(
+    fake: FakeGemini,
+    tmp_path: Path,
+    decodes: list[tuple[str, tuple[int, int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two GIFs are decoded once each; the client passes the prepared bodies on untouched."""
+    again: list[object] = []
+
+    async def aprepare_again(*args: Any, **kwargs: Any) -> None:
+        again.append(args)
+
+    monkeypatch.setattr("openai_gemini_vision.client.aprepare_messages", aprepare_again)
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for seed in range(2):
+        photo(30, 20, seed=seed).save(folder / f"{seed}.gif", "GIF")
+    out = tmp_path / "out.jsonl"
+    result = caption(fake, str(folder), "-p", "Caption it", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(decodes) == [("GIF", (30, 20))] * 2
+    assert again == []
+    assert [mime for body in fake.requests for mime, _ in images_in(body)] == ["image/png"] * 2

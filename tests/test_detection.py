@@ -487,6 +487,27 @@ def test_detect_returns_boxes_in_the_images_pixels(gemini_key: str) -> None:
 
 @hand_written
 @pytest.mark.default_cassette("test_detect_returns_boxes_in_the_images_pixels.yaml")
+def test_detect_prepares_once_and_hands_back_the_image_it_sent(
+    gemini_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client hook sends detect()'s body on as it is; the result carries the image sent."""
+    again: list[object] = []
+    monkeypatch.setattr(
+        "openai_gemini_vision.client.prepare_messages", lambda *a, **k: again.append(a)
+    )
+    sent = _Sent()
+    with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
+        found = detect(client, EXAMPLE)
+    assert again == []
+    assert _found(found) == HOUSE
+    (body,) = sent.bodies
+    assert body["messages"][0]["content"][0]["image_url"]["url"] == found.image.data_url
+    with Image.open(EXAMPLE) as original:
+        assert (found.image.width, found.image.height) == original.size
+
+
+@hand_written
+@pytest.mark.default_cassette("test_detect_returns_boxes_in_the_images_pixels.yaml")
 def test_detect_works_with_a_plain_openai_client(gemini_key: str) -> None:
     """A plain openai.OpenAI pointed at Gemini gets the same boxes: the image is inlined first."""
     with openai.OpenAI(api_key=gemini_key, base_url=GEMINI_BASE_URL) as client:

@@ -363,13 +363,13 @@ def test_identical_bytes_are_prepared_once_but_fill_every_slot(
 ) -> None:
     """The same image as bytes, a data URL and again bytes is prepared once and sent three times."""
     calls: list[int] = []
-    real = request_plan.plan_image
+    real = request_plan.plan_source
 
-    def counting(blob: Any, **kwargs: Any) -> Any:
+    def counting(source: Any, blob: Any, **kwargs: Any) -> Any:
         calls.append(len(blob.all()))
-        return real(blob, **kwargs)
+        return real(source, blob, **kwargs)
 
-    monkeypatch.setattr(request_plan, "plan_image", counting)
+    monkeypatch.setattr(request_plan, "plan_source", counting)
     big = _sized("PNG", 300, 200)
     content = [big, _image_part(data_url(big)), bytes(big), _image_part(data_url(big))]
     result = prepare_messages([{"role": "user", "content": content}])
@@ -433,13 +433,13 @@ async def test_async_prepare_does_image_work_off_the_event_loop(
 ) -> None:
     """Decoding and encoding run in a worker thread, so the event loop keeps serving."""
     threads: list[threading.Thread] = []
-    real = request_plan.plan_image
+    real = request_plan.plan_source
 
-    def recording(blob: Any, **kwargs: Any) -> Any:
+    def recording(source: Any, blob: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread())
-        return real(blob, **kwargs)
+        return real(source, blob, **kwargs)
 
-    monkeypatch.setattr(request_plan, "plan_image", recording)
+    monkeypatch.setattr(request_plan, "plan_source", recording)
     await aprepare_messages([{"role": "user", "content": [PNG]}])
     assert threads
     assert threads[0] is not threading.main_thread()

@@ -148,9 +148,10 @@ def tokens(
 ) -> None:
     """Estimate the tokens Gemini bills for IMAGE files, offline: no key, no network.
 
-    IMAGE is what ogv ask takes: a file, a data: URL, or - (stdin); the images are
-    planned exactly as ogv ask would send them (conversion, orientation, --detail, the
-    20 MB fit), reading only headers when an image goes as it is.
+    IMAGE is what ogv ask takes: a file, an http(s) or data: URL, or - (stdin). The
+    images are planned exactly as ogv ask would send them (conversion, orientation,
+    --detail, the 20 MB fit), reading only headers when an image goes as it is; an
+    http(s) URL is not fetched, so its size and tokens show as unknown.
 
     \b
     Examples:
@@ -159,14 +160,8 @@ def tokens(
       ogv tokens scan.png --detail low --json
     """
     policy = cli_policy(detail)
+    # An http(s) URL is listed unsized: estimates never touch the network.
     sources = [image_argument(text, sys.stdin.buffer.read) for text in images]
-    for source in sources:
-        if source.kind == "http":
-            raise click.BadParameter(
-                f"ogv tokens works offline and cannot fetch {source.label}; download it "
-                "and pass the file instead.",
-                param_hint="IMAGE",
-            )
     resolution: MediaResolution | None = media_resolution_of(media_resolution)
     names = list(dict.fromkeys(models or (default_model(),)))
     for model in names:

@@ -278,11 +278,13 @@ class DataURLBlob(Blob):
         return self.all()[:length]
 
     def tail(self, length: int) -> bytes:
+        if length <= 0:
+            return b""
         if self._data is None and self._ranged and length < self.size:
             decoded = self._strict(self._payload[-4 * math.ceil((length + 2) / 3) :])
             if decoded is not None:
                 return decoded[-length:]
-        return self.all()[-length:] if length else b""
+        return self.all()[-length:]
 
     def read_at(self, offset: int, length: int) -> bytes:
         return self.all()[offset : offset + length]

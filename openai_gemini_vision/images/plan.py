@@ -21,7 +21,7 @@ from .probe import ImageInfo, planned_size, probe
 from .sniff import check_complete, not_an_image, vector_error
 from .source import Source
 
-__all__ = ["ImagePlan", "plan_image", "prepare_source"]
+__all__ = ["ImagePlan", "plan_image", "plan_source", "prepare_source"]
 
 
 def _label_note(declared: str | None, actual: str) -> list[str]:
@@ -177,7 +177,14 @@ def prepare_source(
         blob = source.blob(policy, fetched=fetched)
     except GeminiVisionError as exc:
         raise exc.from_source(source.error_label) from None
-    plan = plan_image(
+    return plan_source(source, blob, detail=detail, policy=policy).prepare()
+
+
+def plan_source(
+    source: Source, blob: Blob, *, detail: Detail | None, policy: ImagePolicy
+) -> ImagePlan:
+    """`plan_image` of bytes read from `source`, labelled and named as the source is."""
+    return plan_image(
         blob,
         detail=detail,
         policy=policy,
@@ -185,4 +192,3 @@ def prepare_source(
         declared_mime=source.declared_mime,
         error_label=source.error_label,
     )
-    return plan.prepare()

@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..images.blob import Blob, MemoryBlob
 from ..images.convert import encode_pil, shrink
-from ..images.plan import ImagePlan, plan_image
+from ..images.plan import ImagePlan, plan_source
 from ..images.prepared import PreparedImage, encoded_length
 from ..images.probe import ImageInfo
 from ..images.source import Source
@@ -237,14 +237,7 @@ class Loader:
         by_content = source.kind in {"bytes", "data", "http", "stream"} and blob.complete
         if by_content and (found := self._by_bytes.get((blob.all(), detail))) is not None:
             return found
-        plan = plan_image(
-            blob,
-            detail=detail,
-            policy=policy,
-            label=source.label,
-            declared_mime=source.declared_mime,
-            error_label=source.error_label,
-        )
+        plan = plan_source(source, blob, detail=detail, policy=policy)
         entry = Entry(source.label, plan=plan)
         if not (self.lazy and plan.passthrough):
             entry.image = plan.prepare()
