@@ -30,6 +30,7 @@ from ..token_rules import (
     ModelFamilyAssumedWarning,
     ResolvedModel,
     media_resolution_of,
+    price_request,
     resolve_model,
 )
 from .messages import (
@@ -144,19 +145,26 @@ def _price(
 
 
 def estimate_image_tokens(
-    width: int, height: int, model: str, *, media_resolution: str | None = None
+    width: int,
+    height: int,
+    model: str,
+    *,
+    media_resolution: str | None = None,
+    backend: str | None = None,
 ) -> int:
-    """Tokens Gemini bills for one image of `width` x `height` pixels as sent.
+    """Tokens Gemini bills for one image of `width` x `height` pixels as sent, alone in a request.
 
     `media_resolution`: "low", "medium", "high" or "ultra_high" (Gemini 3's per-image
-    setting; "low"/"medium" are also the request-wide setting of earlier models). An
-    unrecognised model is priced as the newest known family, with a
-    `ModelFamilyAssumedWarning`.
+    setting; "low"/"medium" are also the request-wide setting of earlier models).
+    `backend`: "gemini-api" (None) or "vertex-ai". An unrecognised model is priced as the
+    newest known family, with a `ModelFamilyAssumedWarning`.
     """
-    resolved = resolve_model(model)
-    if resolved.assumed:
-        warnings.warn(resolved.note, ModelFamilyAssumedWarning, stacklevel=2)
-    return _price(resolved, width, height, media_resolution_of(media_resolution))[1]
+    price = price_request(
+        [(width, height)], model, backend=backend, media_resolution=media_resolution
+    )
+    if price.assumed:
+        warnings.warn(price.notes[0], ModelFamilyAssumedWarning, stacklevel=2)
+    return price.total
 
 
 def _probe_prefix(prefix: bytes, complete: bool, policy: ImagePolicy) -> ImageInfo | None:
