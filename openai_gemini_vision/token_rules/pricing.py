@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import InvalidArgumentError
 from .backends import Backend
@@ -25,9 +26,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ImagePrice:
-    """One image's share of a request's price."""
+class ImagePrice(NamedTuple):
+    """One image's share of a request's price (a tuple: cheap to make by the hundred)."""
 
     size: Size
     """(width, height) as sent; None when unknown offline (then priced 0)."""
@@ -78,6 +78,12 @@ def _checked(sizes: Sequence[Size]) -> list[Size]:
     """`sizes` as (int, int) or None, each side at least 1 pixel."""
     checked: list[Size] = []
     for index, size in enumerate(sizes):
+        # The common case first, in as few operations as possible (100s of images a request).
+        if type(size) is tuple and len(size) == 2:
+            width, height = size
+            if type(width) is int and type(height) is int and width >= 1 and height >= 1:
+                checked.append(size)
+                continue
         if size is None:
             checked.append(None)
             continue
