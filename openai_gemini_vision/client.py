@@ -26,9 +26,10 @@ from openai._base_client import BaseClient
 from openai._models import FinalRequestOptions
 from openai._utils._json import openapi_dumps
 
-from .errors import MissingAPIKeyError
+from .errors import InvalidArgumentError, MissingAPIKeyError
 from .policy import DEFAULT_POLICY, ImagePolicy
 from .request.prepare import PreparedRequest, aprepare_messages, is_prepared, prepare_messages
+from .token_rules import backend_for_base_url, media_resolution_in
 
 __all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "wrap"]
 
@@ -151,8 +152,11 @@ class _Preparation:
                 return None
         return body
 
-    def arguments(self, body: Mapping[str, Any], options: FinalRequestOptions) -> dict[str, Any]:
-        """Keyword arguments for `prepare_messages`: model, policy, and the rest's weight."""
+    def arguments(
+        self, body: Mapping[str, Any], options: FinalRequestOptions, base_url: object
+    ) -> dict[str, Any]:
+        """Keyword arguments for `prepare_messages`: model, policy, the rest's weight, and
+        what prices it: the backend the base URL names, a media resolution the body holds."""
         model = body.get("model")
         rest: dict[str, Any] = {key: value for key, value in body.items() if key != "messages"}
         if isinstance(options.extra_json, Mapping):  # extra_body, merged in by openai later
@@ -162,10 +166,16 @@ class _Preparation:
             extra_bytes = len(openapi_dumps(rest))
         except (TypeError, ValueError):  # openai will refuse to send it anyway
             extra_bytes = 0
+        try:
+            resolution = media_resolution_in(rest)
+        except InvalidArgumentError:
+            resolution = None  # the estimate's to honour, not ours to refuse: Gemini judges
         return {
             "model": model if isinstance(model, str) else None,
             "policy": self.policy,
             "extra_bytes": extra_bytes,
+            "backend": backend_for_base_url(base_url),
+            "media_resolution": resolution,
         }
 
     def store(
@@ -319,7 +329,7 @@ class _SyncHooks(_Hooks, openai.OpenAI):
         options = super()._prepare_options(options)
         body = self._ogv.pending(options)
         if body is not None:
-            arguments = self._ogv.arguments(body, options)
+            arguments = self._ogv.arguments(body, options, self.base_url)
             self._ogv.store(options, body, prepare_messages(body["messages"], **arguments))
         return options
 
@@ -334,7 +344,7 @@ class _AsyncHooks(_Hooks, openai.AsyncOpenAI):
         options = await super()._prepare_options(options)
         body = self._ogv.pending(options)
         if body is not None:
-            arguments = self._ogv.arguments(body, options)
+            arguments = self._ogv.arguments(body, options, self.base_url)
             self._ogv.store(options, body, await aprepare_messages(body["messages"], **arguments))
         return options
 

@@ -17,7 +17,7 @@ from openai_gemini_vision.cli import ogv
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    """A 4000x3000 JPEG (24 tiles on Gemini 2.0) and a small PNG (one tile)."""
+    """A 4000x3000 JPEG (24 tiles on Gemini 1.5) and a small PNG (one tile)."""
     big = tmp_path / "big.jpg"
     big.write_bytes(encode(Image.new("RGB", (4000, 3000), (90, 140, 200)), "JPEG"))
     small = tmp_path / "small.png"
@@ -38,7 +38,7 @@ def _json(*args: str) -> dict[str, Any]:
 
 def test_table_lists_each_image_and_a_total(files: dict[str, Path]) -> None:
     """The table shows format, sizes, tiles, tokens and bytes per file, then the totals."""
-    result = _run(str(files["big"]), str(files["small"]), "--model", "gemini-2.0-flash")
+    result = _run(str(files["big"]), str(files["small"]), "--model", "gemini-1.5-pro")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     big_row = next(line for line in lines if "big.jpg" in line)
@@ -52,7 +52,7 @@ def test_table_lists_each_image_and_a_total(files: dict[str, Path]) -> None:
         assert cell in small_row
     for cell in (" 25 ", "6,450", f"{big_bytes + small_bytes:,}"):
         assert cell in total_row
-    assert "gemini-2.0-flash: priced with the Gemini 2.0 rule." in result.output
+    assert "gemini-1.5-pro: priced with the Gemini 1.5 rule." in result.output
 
 
 def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
@@ -78,7 +78,7 @@ def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
 
 def test_several_models_side_by_side(files: dict[str, Path]) -> None:
     """Repeating --model adds one tokens column per model, each with its own total."""
-    models = ["gemini-2.0-flash", "gemini-3-pro-preview", "gemini-pro-vision"]
+    models = ["gemini-1.5-pro", "gemini-3-pro-preview", "gemini-pro-vision"]
     args = [str(files["big"]), str(files["small"])]
     for model in models:
         args += ["--model", model]
@@ -87,12 +87,12 @@ def test_several_models_side_by_side(files: dict[str, Path]) -> None:
     header = result.output.splitlines()[1]
     assert [model for model in models if model in header] == models
     total_row = next(line for line in result.output.splitlines() if "Total" in line)
-    for total in ("6,450", "2,240", " 516 "):
+    for total in ("6,450", "2,144", " 516 "):
         assert total in total_row
     data = _json(*args)
     assert data["total"]["tokens"] == {
-        "gemini-2.0-flash": {"tiles": 25, "tokens": 6450},
-        "gemini-3-pro-preview": {"tiles": 2, "tokens": 2240},
+        "gemini-1.5-pro": {"tiles": 25, "tokens": 6450},
+        "gemini-3-pro-preview": {"tiles": 2, "tokens": 38 * 28 + 40 * 27},
         "gemini-pro-vision": {"tiles": 2, "tokens": 516},
     }
 
@@ -122,14 +122,14 @@ def test_converted_and_rotated_files(tmp_path: Path) -> None:
     gif.write_bytes(image_bytes("GIF", 500, 500))
     rotated = tmp_path / "rot.jpg"
     rotated.write_bytes(encode(Image.new("RGB", (1600, 900)), "JPEG", orientation=6))
-    args = (str(gif), str(rotated), "-m", "gemini-2.0-flash")
+    args = (str(gif), str(rotated), "-m", "gemini-1.5-pro")
     gif_row, rot_row = _json(*args)["images"]
     converted = load_image(gif)
     assert gif_row["mime_type_as_sent"] == converted.mime_type == "image/png"
     assert gif_row["bytes_as_sent"] == converted.byte_size
     assert rot_row["original_size"] == [1600, 900]
     assert rot_row["size_as_sent"] == [900, 1600]
-    assert rot_row["tokens"]["gemini-2.0-flash"] == {"tiles": 6, "tokens": 6 * 258}
+    assert rot_row["tokens"]["gemini-1.5-pro"] == {"tiles": 6, "tokens": 6 * 258}
     result = _run(*args)
     assert result.exit_code == 0, result.output
     assert "GIF -> PNG" in result.output
@@ -155,7 +155,7 @@ def test_unknown_model_is_flagged(files: dict[str, Path]) -> None:
 def test_media_resolution_option(files: dict[str, Path]) -> None:
     """--media-resolution prices Gemini 3 per level; a level the family lacks is a usage error."""
     data = _json(str(files["big"]), "--model", "gemini-3-pro-preview", "--media-resolution", "low")
-    assert data["total"]["tokens"]["gemini-3-pro-preview"]["tokens"] == 280
+    assert data["total"]["tokens"]["gemini-3-pro-preview"]["tokens"] == 19 * 14
     result = _run(str(files["big"]), "-m", "gemini-2.0-flash", "--media-resolution", "ultra_high")
     assert result.exit_code == 2, result.output
     assert "Gemini 3 or later only" in result.output

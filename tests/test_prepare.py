@@ -533,7 +533,7 @@ def test_estimate_prices_images_as_sent_for_the_model() -> None:
     low = prepare_messages(messages, model="gemini-2.0-flash", policy=ImagePolicy(detail="low"))
     full = prepare_messages(messages, model="gemini-2.0-flash")
     assert low.estimate.per_image == [258]
-    assert full.estimate.per_image == [258 * 4]  # 1000x800 in 768 px tiles: 2 x 2
+    assert full.estimate.per_image == [258 * 5]  # 1000x800: 533 px tiles, 2 x 2, + whole image
     assert full.estimate.family == "Gemini 2.0"
 
 

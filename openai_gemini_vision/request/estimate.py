@@ -18,14 +18,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import InvalidArgumentError
+from ..errors import ModelFamilyAssumedWarning
 from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
 from ..token_rules import (
+    DEFAULT_BACKEND,
+    Backend,
     MediaResolution,
-    ModelFamilyAssumedWarning,
-    ResolvedModel,
     media_resolution_of,
-    resolve_model,
+    price_request,
 )
 from .messages import text_of
 from .plan import Entry, Loader, empty_parts, fit, plan_request
@@ -93,6 +93,8 @@ class TokenEstimate(BaseModel):
     text_is_approximate: bool = True
     """Text is counted at about `CHARS_PER_TOKEN` characters a token, not tokenized."""
     model: str = ""
+    backend: Backend = DEFAULT_BACKEND
+    """Where the request is billed: "gemini-api" or "vertex-ai"."""
     family: str = ""
     """The rules row used, e.g. "Gemini 2.0"."""
     assumed_family: bool = False
@@ -110,30 +112,27 @@ def estimate_text_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def _price(
-    resolved: ResolvedModel, width: int, height: int, media_resolution: MediaResolution | None
-) -> tuple[int, int]:
-    if width < 1 or height < 1:
-        raise InvalidArgumentError(
-            f"An image is {width}x{height} px; width and height must be at least 1 pixel."
-        )
-    return resolved.rule.cost(width, height, media_resolution)
-
-
 def estimate_image_tokens(
-    width: int, height: int, model: str, *, media_resolution: str | None = None
+    width: int,
+    height: int,
+    model: str,
+    *,
+    media_resolution: str | None = None,
+    backend: str | None = None,
 ) -> int:
-    """Tokens Gemini bills for one image of `width` x `height` pixels as sent.
+    """Tokens Gemini bills for one image of `width` x `height` pixels as sent, alone in a request.
 
     `media_resolution`: "low", "medium", "high" or "ultra_high" (Gemini 3's per-image
-    setting; "low"/"medium" are also the request-wide setting of earlier models). An
-    unrecognised model is priced as the newest known family, with a
-    `ModelFamilyAssumedWarning`.
+    setting; "low"/"medium" are also the request-wide setting of earlier models).
+    `backend`: "gemini-api" (None) or "vertex-ai". An unrecognised model is priced as the
+    newest known family, with a `ModelFamilyAssumedWarning`.
     """
-    resolved = resolve_model(model)
-    if resolved.assumed:
-        warnings.warn(resolved.note, ModelFamilyAssumedWarning, stacklevel=2)
-    return _price(resolved, width, height, media_resolution_of(media_resolution))[1]
+    price = price_request(
+        [(width, height)], model, backend=backend, media_resolution=media_resolution
+    )
+    if price.assumed:
+        warnings.warn(price.notes[0], ModelFamilyAssumedWarning, stacklevel=2)
+    return price.total
 
 
 def _measured(entries: list[Entry], policy: ImagePolicy) -> list[ImageEstimate]:
@@ -177,46 +176,51 @@ def price(
     model: str,
     *,
     policy: ImagePolicy = DEFAULT_POLICY,
-    media_resolution: MediaResolution | None = None,
+    media_resolution: str | None = None,
+    backend: str | None = None,
 ) -> TokenEstimate:
-    """Price the images of planned (or prepared) `entries` and the text of `messages`."""
-    resolved = resolve_model(model)
-    priced: list[ImageEstimate] = []
-    for image in _measured(entries, policy):
-        if image.size is None:
-            priced.append(image)
-            continue
-        tiles, tokens = _price(resolved, *image.size, media_resolution)
-        priced.append(image.model_copy(update={"tiles": tiles, "tokens": tokens}))
-    notes = [resolved.note] if resolved.note else []
-    caveat = getattr(resolved.rule, "caveat", "")
-    if caveat and priced:
-        notes.append(f"{resolved.rule.family}: {caveat}")
+    """Price the request of planned (or prepared) `entries` and the text of `messages`.
+
+    The images are priced together (`token_rules.price_request`): a family may bill an
+    image by what else the request holds (Gemini 2.0: one image by its tiles, several at
+    258 each).
+    """
+    measured = _measured(entries, policy)
+    request = price_request(
+        [image.size for image in measured],
+        model,
+        backend=backend,
+        media_resolution=media_resolution,
+    )
+    priced = [
+        image.model_copy(update={"tiles": cost.tiles, "tokens": cost.tokens})
+        for image, cost in zip(measured, request.images, strict=True)
+    ]
+    notes = list(request.notes)
     shrunk = sum(1 for entry in entries if entry.shrunk)
     if shrunk:
         notes.append(
             f"The request was over max_request_bytes={policy.max_request_bytes:,}: {shrunk} "
             "image(s) were shrunk as sending shrinks them, and are priced as sent."
         )
-    unsized = sum(1 for image in priced if not image.sized)
-    if unsized:
+    if request.unsized:
         notes.append(
-            f"{unsized} image(s) given as URLs are not counted: their size is unknown until "
-            "they are fetched, and estimates stay offline. prepare_messages() gives the "
-            "figure after fetching."
+            f"{request.unsized} image(s) given as URLs are not counted: their size is unknown "
+            "until they are fetched, and estimates stay offline. prepare_messages() gives "
+            "the figure after fetching."
         )
-    per_image = [image.tokens for image in priced]
     text_tokens = estimate_text_tokens(text_of(messages))
     return TokenEstimate(
-        image_tokens=sum(per_image),
+        image_tokens=request.total,
         text_tokens=text_tokens,
-        total_tokens=sum(per_image) + text_tokens,
-        per_image=per_image,
-        model=resolved.model,
-        family=resolved.rule.family,
-        assumed_family=resolved.assumed,
-        media_resolution=media_resolution,
-        unsized_images=unsized,
+        total_tokens=request.total + text_tokens,
+        per_image=request.per_image,
+        model=request.model,
+        backend=request.backend,
+        family=request.family,
+        assumed_family=request.assumed,
+        media_resolution=request.media_resolution,
+        unsized_images=request.unsized,
         images=priced,
         notes=notes,
     )
@@ -244,6 +248,7 @@ def estimate_tokens(
     policy: ImagePolicy | None = None,
     media_resolution: str | None = None,
     extra_bytes: int = 0,
+    backend: str | None = None,
 ) -> TokenEstimate:
     """Estimate a chat request's tokens offline, pricing exactly what sending would send.
 
@@ -252,6 +257,9 @@ def estimate_tokens(
     `policy.detail`, conversion, the budget fit). Images that go as they are are read no
     further than their headers. Text is approximate (`CHARS_PER_TOKEN`). `extra_bytes`
     is the rest of the request body, budgeted with the messages as when sending.
+    `backend`: "gemini-api" (None) or "vertex-ai": the same model bills differently on
+    the two. `media_resolution`: "low", "medium", "high", "ultra_high" (None: the model's
+    default).
     """
     return estimate_tokens_by_model(
         messages,
@@ -259,6 +267,7 @@ def estimate_tokens(
         policy=policy,
         media_resolution=media_resolution,
         extra_bytes=extra_bytes,
+        backend=backend,
     )[model]
 
 
@@ -269,13 +278,21 @@ def estimate_tokens_by_model(
     policy: ImagePolicy | None = None,
     media_resolution: str | None = None,
     extra_bytes: int = 0,
+    backend: str | None = None,
 ) -> dict[str, TokenEstimate]:
     """`estimate_tokens` for several models at once: the request is planned once."""
     policy = policy or DEFAULT_POLICY
     resolution = media_resolution_of(media_resolution)
     copied, entries = _planned(messages, policy, extra_bytes)
     return {
-        model: price(copied, entries, model, policy=policy, media_resolution=resolution)
+        model: price(
+            copied,
+            entries,
+            model,
+            policy=policy,
+            media_resolution=resolution,
+            backend=backend,
+        )
         for model in dict.fromkeys(models)
     }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -62,11 +63,20 @@ def is_prepared(messages: Any) -> bool:
     return all(prepared_image_of(slot.value) is not None for slot in image_slots(messages))
 
 
+@dataclass(frozen=True)
+class _Pricing:
+    """What prices the prepared request: model, backend, media resolution."""
+
+    model: str | None
+    backend: str | None
+    media_resolution: str | None
+
+
 def _build(
     plan: RequestPlan,
     fetched: Mapping[str, bytes | FetchError],
     policy: ImagePolicy,
-    model: str | None,
+    pricing: _Pricing,
     extra_bytes: int,
 ) -> PreparedRequest:
     """Load every image, fit the budget, and write the parts: the CPU-bound half."""
@@ -90,7 +100,14 @@ def _build(
         messages=plan.messages,
         images=images,
         request_bytes=skeleton + sum(entry.room for entry in loader.entries),
-        estimate=price(plan.messages, loader.entries, model or DEFAULT_MODEL),
+        estimate=price(
+            plan.messages,
+            loader.entries,
+            pricing.model or DEFAULT_MODEL,
+            policy=policy,
+            media_resolution=pricing.media_resolution,
+            backend=pricing.backend,
+        ),
     )
 
 
@@ -100,6 +117,8 @@ def prepare_messages(
     model: str | None = None,
     policy: ImagePolicy | None = None,
     extra_bytes: int = 0,
+    backend: str | None = None,
+    media_resolution: str | None = None,
 ) -> PreparedRequest:
     """Rewrite every image part into a checked data URL; never mutates `messages`.
 
@@ -107,11 +126,14 @@ def prepare_messages(
         model: prices the token estimate; None prices it as `DEFAULT_MODEL`.
         extra_bytes: size of the rest of the request body (model, tools, ...), counted
             against `policy.max_request_bytes` with the messages.
+        backend: where the request is billed, "gemini-api" (None) or "vertex-ai".
+        media_resolution: the request's media resolution, if it carries one.
     """
     policy = policy or DEFAULT_POLICY
+    pricing = _Pricing(model, backend, media_resolution)
     plan = plan_request(messages, policy)
     fetched = fetch.fetch_many(plan.urls, policy) if plan.urls else {}
-    return _build(plan, fetched, policy, model, extra_bytes)
+    return _build(plan, fetched, policy, pricing, extra_bytes)
 
 
 async def aprepare_messages(
@@ -120,14 +142,17 @@ async def aprepare_messages(
     model: str | None = None,
     policy: ImagePolicy | None = None,
     extra_bytes: int = 0,
+    backend: str | None = None,
+    media_resolution: str | None = None,
 ) -> PreparedRequest:
     """Async `prepare_messages`: URLs fetched concurrently, image work in a worker thread."""
     policy = policy or DEFAULT_POLICY
+    pricing = _Pricing(model, backend, media_resolution)
     plan = plan_request(messages, policy)
     if not plan.slots:
-        return _build(plan, {}, policy, model, extra_bytes)
+        return _build(plan, {}, policy, pricing, extra_bytes)
     fetched = await fetch.afetch_many(plan.urls, policy) if plan.urls else {}
     # Decoding and re-encoding (a 40 MB PNG takes seconds) must not stall the event loop;
     # anyio's thread runs under asyncio and trio alike, as openai's async client does.
-    work = functools.partial(_build, plan, fetched, policy, model, extra_bytes)
+    work = functools.partial(_build, plan, fetched, policy, pricing, extra_bytes)
     return await anyio.to_thread.run_sync(work)
