@@ -186,3 +186,31 @@ def test_help_shows_an_example() -> None:
     assert "ogv tokens a.jpg b.png --model gemini-2.0-flash --model gemini-3-pro-preview" in (
         result.output
     )
+
+
+def test_a_vertex_base_url_prices_as_vertex_and_backend_overrides_it(tmp_path: Path) -> None:
+    """The backend comes from --base-url (aiplatform.googleapis.com is Vertex AI) or --backend."""
+    path = tmp_path / "tall.png"
+    path.write_bytes(image_bytes("PNG", 700, 1003))
+    vertex = (
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/l/endpoints/openapi"
+    )
+    by_url = _run(str(path), "--json", "-m", "gemini-2.5-flash", "--base-url", vertex)
+    assert by_url.exit_code == 0, by_url.output
+    report = json.loads(by_url.stdout)
+    assert report["models"][0]["backend"] == "vertex-ai"
+    assert report["total"]["tokens"]["gemini-2.5-flash"]["tokens"] == 1806
+    forced = _run(str(path), "--json", "--base-url", vertex, "--backend", "gemini-api")
+    assert json.loads(forced.stdout)["total"]["tokens"]["gemini-2.5-flash"]["tokens"] == 258
+
+
+def test_tokens_says_what_detail_low_would_change_per_family(tmp_path: Path) -> None:
+    """Per model, the table ends with what --detail low would bill, and why."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(image_bytes("PNG", 1280, 854))
+    result = _run(str(path), "-m", "gemini-2.0-flash", "-m", "gemini-2.5-flash")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "--detail low would bill 258 image tokens instead of 1,806." in text
+    assert "--detail low would bill the same 258 image tokens." in text
+    assert "saves bytes and upload time, not tokens" in text

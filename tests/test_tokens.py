@@ -517,3 +517,27 @@ def test_image_figures_are_positive_symmetric_and_agree(
     assert isinstance(tokens, int)
     assert tokens >= 1
     assert estimate_image_tokens(height, width, model, media_resolution=resolution) == tokens
+
+
+def test_a_request_is_priced_as_a_whole_on_gemini_2_0() -> None:
+    """One large image costs its tiles plus one; with a second image each costs 258."""
+    large, small = image_bytes("PNG", 540, 360), image_bytes("PNG", 275, 183)
+    alone = estimate_tokens(_user(large), "gemini-2.0-flash")
+    together = estimate_tokens(_user(small, large), "gemini-2.0-flash")
+    assert alone.per_image == [1806]
+    assert together.per_image == [258, 258]
+    assert prepare_messages(_user(small, large), model="gemini-2.0-flash").estimate.per_image == [
+        258,
+        258,
+    ]
+
+
+def test_the_backend_changes_what_gemini_2_5_bills() -> None:
+    """700x1003 costs 258 on the Gemini API and 1,806 on Vertex AI (python-genai#1907)."""
+    messages = _user(image_bytes("PNG", 700, 1003))
+    api = estimate_tokens(messages, "gemini-2.5-flash")
+    vertex = estimate_tokens(messages, "gemini-2.5-flash", backend="vertex-ai")
+    assert (api.backend, api.per_image) == ("gemini-api", [258])
+    assert (vertex.backend, vertex.per_image) == ("vertex-ai", [1806])
+    with pytest.raises(ValueError, match="gemini-api"):
+        estimate_tokens(messages, "gemini-2.5-flash", backend="azure")

@@ -174,6 +174,7 @@ class Captioner:
         model: str,
         out: Path,
         policy: ImagePolicy | None = None,
+        backend: str | None = None,
         concurrency: int = 8,
         on_progress: Callable[[Outcome], None] | None = None,
     ) -> None:
@@ -187,6 +188,7 @@ class Captioner:
         self.model = model
         self.out = out
         self.policy = policy
+        self.backend = backend
         self.limiter = AdaptiveLimiter(concurrency)
         self.on_progress = on_progress
         self.summary = CaptionSummary(lowest_concurrency=concurrency)
@@ -320,7 +322,11 @@ class Captioner:
         messages = [{"role": "user", "content": [image, {"type": "text", "text": self.prompt}]}]
         try:
             prepared = await asyncio.to_thread(
-                prepare_messages, messages, model=self.model, policy=self.policy
+                prepare_messages,
+                messages,
+                model=self.model,
+                policy=self.policy,
+                backend=self.backend,
             )
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
             return self._record(path, sha256, error=_error_text(exc))

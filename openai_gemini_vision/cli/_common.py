@@ -10,11 +10,12 @@ from typing import Any, TypeVar
 import click
 import openai
 
-from ..client import AsyncOpenAI, OpenAI
+from ..client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI
 from ..errors import GeminiVisionError, MissingAPIKeyError
 from ..images.source import Source
 from ..policy import Detail, ImagePolicy
 from ..request.estimate import DEFAULT_MODEL
+from ..token_rules import BACKENDS, Backend, backend_for_base_url, backend_of
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -23,7 +24,9 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "api_options",
+    "backend_option",
     "base_url_option",
+    "cli_backend",
     "cli_policy",
     "debug_option",
     "default_model",
@@ -98,8 +101,30 @@ def detail_option(f: F) -> F:
         type=click.Choice(["low", "high", "auto"]),
         default="auto",
         show_default=True,
-        help="low: downscale so both sides <= 384 px (258 tokens each); high/auto: keep size.",
+        help="low: downscale so both sides <= 384 px; this saves tokens on Gemini 1.5, "
+        "2.0 and 2.5 on Vertex AI, but only bytes and upload time on 2.5 (Gemini API) "
+        "and 3.x, which bill an image whatever its size. high/auto: keep the size.",
     )(f)
+
+
+def backend_option(f: F) -> F:
+    """`--backend gemini-api|vertex-ai`: where the request is billed."""
+    return click.option(
+        "--backend",
+        type=click.Choice(list(BACKENDS)),
+        default=None,
+        help="Where the request is billed, which changes what images cost [default: "
+        "vertex-ai when the base URL is on aiplatform.googleapis.com, else gemini-api].",
+    )(f)
+
+
+def cli_backend(backend: str | None, base_url: str | None) -> Backend:
+    """--backend, else the backend the endpoint's address names."""
+    if backend is not None:
+        return backend_of(backend)
+    return backend_for_base_url(
+        base_url or os.environ.get("GEMINI_BASE_URL", "").strip() or GEMINI_BASE_URL
+    )
 
 
 def api_options(f: F) -> F:

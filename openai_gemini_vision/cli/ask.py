@@ -14,7 +14,15 @@ from ..images.prepared import PreparedImage
 from ..policy import Detail
 from ..request.messages import copy_messages, image_slots
 from ..request.prepare import PreparedRequest, prepare_messages
-from ._common import api_options, cli_policy, detail_option, image_argument, make_client
+from ._common import (
+    api_options,
+    backend_option,
+    cli_backend,
+    cli_policy,
+    detail_option,
+    image_argument,
+    make_client,
+)
 
 __all__ = ["ask", "describe_image", "show_payloads"]
 
@@ -89,6 +97,7 @@ Examples:
     help="Print the request as it would be sent (images in short) and its estimate; "
     "no key, no network.",
 )
+@backend_option
 @api_options
 def ask(
     images: tuple[str, ...],
@@ -100,6 +109,7 @@ def ask(
     dry_run: bool,
     model: str,
     base_url: str | None,
+    backend: str | None,
 ) -> None:
     """Ask Gemini about IMAGE files, http(s) or data: URLs, or - (image bytes on stdin).
 
@@ -128,7 +138,9 @@ def ask(
     if system:
         messages.insert(0, {"role": "system", "content": system})
     policy = cli_policy(detail)
-    prepared = prepare_messages(messages, model=model, policy=policy)
+    prepared = prepare_messages(
+        messages, model=model, policy=policy, backend=cli_backend(backend, base_url)
+    )
 
     if dry_run:
         body = _request_body(prepared, model, stream)

@@ -26,6 +26,8 @@ from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     api_options,
+    backend_option,
+    cli_backend,
     cli_policy,
     detail_option,
     make_async_client,
@@ -110,6 +112,7 @@ Exit status: 0 all answered, 1 some failed, 2 usage error, 130 Ctrl-C."""
     help="Retries per request on 429, 5xx and connection errors.",
 )
 @detail_option
+@backend_option
 @api_options
 @click.pass_context
 def caption(
@@ -122,6 +125,7 @@ def caption(
     detail: Detail,
     model: str,
     base_url: str | None,
+    backend: str | None,
 ) -> None:
     """Caption image files, folders (recursively) and globs; one JSON line per image.
 
@@ -165,6 +169,7 @@ def caption(
         model=model,
         out=out,
         policy=cli_policy(detail),
+        backend=cli_backend(backend, base_url),
         concurrency=concurrency,
         on_progress=advance,
     )

@@ -11,16 +11,50 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import GeminiVisionError
-from ..policy import Detail
+from ..images.probe import fit_within
+from ..policy import LOW_DETAIL_MAX_SIDE, Detail
 from ..request.estimate import DEFAULT_MODEL, TokenEstimate, estimate_tokens_by_model
-from ..token_rules import MediaResolution, media_resolution_of, resolve_model
-from ._common import cli_policy, debug_option, default_model, detail_option, image_argument
+from ..token_rules import (
+    MediaResolution,
+    detail_effect,
+    media_resolution_of,
+    price_request,
+    resolve_model,
+)
+from ._common import (
+    backend_option,
+    cli_backend,
+    cli_policy,
+    debug_option,
+    default_model,
+    detail_option,
+    image_argument,
+)
 
 __all__ = ["tokens"]
 
 
 def _size(size: list[int]) -> str:
     return f"{size[0]}x{size[1]}" if size else "?"
+
+
+def _detail_low(estimate: TokenEstimate) -> dict[str, Any]:
+    """What --detail low would bill for the same images: their sizes fitted to 384 px,
+    priced by the same rules (pixels need no decoding to be counted)."""
+    sizes = [
+        fit_within(*image.size, LOW_DETAIL_MAX_SIDE) if image.size else None
+        for image in estimate.images
+    ]
+    low = price_request(
+        sizes,
+        estimate.model,
+        backend=estimate.backend,
+        media_resolution=estimate.media_resolution,
+    )
+    return {
+        "image_tokens": low.total,
+        "effect": detail_effect(estimate.model, estimate.backend),
+    }
 
 
 def _report(labels: list[str], estimates: list[TokenEstimate], detail: Detail) -> dict[str, Any]:
@@ -54,9 +88,11 @@ def _report(labels: list[str], estimates: list[TokenEstimate], detail: Detail) -
         "models": [
             {
                 "model": est.model,
+                "backend": est.backend,
                 "family": est.family,
                 "assumed_family": est.assumed_family,
                 "media_resolution": est.media_resolution,
+                "detail_low": None if detail == "low" else _detail_low(est),
             }
             for est in estimates
         ],
@@ -129,14 +165,14 @@ def _table(report: dict[str, Any]) -> Table:
     help="Gemini 3 per-image resolution (low/medium also fix earlier models' cost). "
     "[default: the model's own]",
 )
+@backend_option
 @click.option("--json", "as_json", is_flag=True, help="Print the same figures as JSON.")
 @click.option(
     "--base-url",
     metavar="URL",
     default=None,
-    expose_value=False,
-    help="Taken like every ogv command's, so scripts can pass it to all; estimates never "
-    "call the endpoint.",
+    help="Names the backend like every ogv command's (Vertex AI's endpoint bills "
+    "differently); estimates never call it.",
 )
 @debug_option
 def tokens(
@@ -144,7 +180,9 @@ def tokens(
     models: tuple[str, ...],
     detail: Detail,
     media_resolution: str | None,
+    backend: str | None,
     as_json: bool,
+    base_url: str | None,
 ) -> None:
     """Estimate the tokens Gemini bills for IMAGE files, offline: no key, no network.
 
@@ -170,8 +208,9 @@ def tokens(
         except GeminiVisionError as exc:
             raise click.BadParameter(exc.message, param_hint="--media-resolution") from None
     message = {"role": "user", "content": sources}
+    billed_at = cli_backend(backend, base_url)
     by_model = estimate_tokens_by_model(
-        [message], names, policy=policy, media_resolution=resolution
+        [message], names, policy=policy, media_resolution=resolution, backend=billed_at
     )
     report = _report([source.label for source in sources], list(by_model.values()), detail)
     if as_json:
@@ -185,5 +224,18 @@ def tokens(
     for model in report["models"]:
         assumed = " (assumed: name not recognised)" if model["assumed_family"] else ""
         console.print(f"{model['model']}: priced with the {model['family']} rule{assumed}.")
+        low = model["detail_low"]
+        if low is not None:
+            now = report["total"]["tokens"][model["model"]]["tokens"]
+            change = (
+                f"the same {now:,} image tokens"
+                if low["image_tokens"] == now
+                else f"{low['image_tokens']:,} image tokens instead of {now:,}"
+            )
+            console.print(
+                f"  --detail low would bill {change}. {low['effect']}",
+                markup=False,
+                highlight=False,
+            )
     for note in report["notes"]:
         console.print(f"Note: {note}", style="dim", markup=False, highlight=False)
