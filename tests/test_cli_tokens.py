@@ -69,9 +69,15 @@ def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
     assert data["models"] == [
         {
             "model": "gemini-1.5-pro",
+            "backend": "gemini-api",
             "family": "Gemini 1.5",
             "assumed_family": False,
             "media_resolution": None,
+            "detail_low": {
+                "image_tokens": 2 * 258,
+                "effect": 'Gemini 1.5 bills an image above 384 px by its tiles: detail="low" '
+                "(both sides <= 384 px) brings it to 258 tokens.",
+            },
         }
     ]
 
@@ -214,3 +220,41 @@ def test_tokens_says_what_detail_low_would_change_per_family(tmp_path: Path) -> 
     assert "--detail low would bill 258 image tokens instead of 1,806." in text
     assert "--detail low would bill the same 258 image tokens." in text
     assert "saves bytes and upload time, not tokens" in text
+
+
+def _line(model: str, estimated: int, reported: int | None, **extra: Any) -> str:
+    usage = None if reported is None else {"prompt_tokens": reported, "completion_tokens": 9}
+    line = {"path": "a.png", "model": model, "text": "ok", "error": None, "usage": usage}
+    return json.dumps({**line, "estimate": {"total_tokens": estimated}, **extra})
+
+
+def test_compare_flags_drift_per_model_and_backend(tmp_path: Path) -> None:
+    """Per model and backend: images, estimated vs reported, the ratio; drift over 5% flagged."""
+    out = tmp_path / "captions.jsonl"
+    lines = [
+        _line("gemini-2.5-flash", 270, 268, backend="gemini-api"),
+        _line("gemini-2.5-flash", 270, 270, backend="gemini-api"),
+        _line("gemini-2.5-flash", 270, 1818, backend="vertex-ai"),
+        _line("gemini-2.5-flash", 270, 270, same_as="b.png"),  # not billed
+        _line("gemini-2.5-flash", 270, None),  # no usage reported
+        "{torn",
+    ]
+    out.write_text("\n".join(lines) + "\n")
+    result = _run("--compare", str(out))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "gemini-2.5-flash │ gemini-api │ 2 │ 540 │ 538 │ 0.996" in text
+    assert "gemini-2.5-flash │ vertex-ai │ 1 │ 270 │ 1,818 │ 6.733 drift" in text
+    assert "gemini-2.5-flash on vertex-ai: Gemini billed +573.3% against the estimates" in text
+    assert "register_rule" in text
+    assert "gemini-api: Gemini billed" not in text
+
+
+def test_compare_refuses_both_images_and_a_file_and_names_a_missing_file(tmp_path: Path) -> None:
+    """--compare takes a file instead of images; an unreadable file names the fix."""
+    both = _run("photo.jpg", "--compare", "x.jsonl")
+    assert both.exit_code == 2
+    assert "not both" in both.output
+    missing = _run("--compare", str(tmp_path / "nope.jsonl"))
+    assert missing.exit_code == 1
+    assert "Pass the JSON Lines file that ogv caption --out wrote" in missing.output

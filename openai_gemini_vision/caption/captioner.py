@@ -28,6 +28,7 @@ from ..errors import GeminiVisionError
 from ..images.source import Source
 from ..policy import ImagePolicy
 from ..request.prepare import prepare_messages
+from ..token_rules import DEFAULT_BACKEND
 from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
 from .limiter import AdaptiveLimiter
 
@@ -145,6 +146,16 @@ class CaptionSummary:
     cut_bytes: int = 0
     """Bytes of a torn last line (left by a killed run) removed from the results file."""
     seconds: float = 0.0
+    estimated_tokens: int = 0
+    """Prompt tokens estimated before the calls this run made (images and text)."""
+    reported_tokens: int = 0
+    """`usage.prompt_tokens` Gemini reported for those calls."""
+
+    def count_tokens(self, record: Record) -> None:
+        """Add a billed line's estimate and reported usage to the run's totals."""
+        estimate, usage = record.get("estimate") or {}, record.get("usage") or {}
+        self.estimated_tokens += int(estimate.get("total_tokens") or 0)
+        self.reported_tokens += int(usage.get("prompt_tokens") or 0)
 
     @property
     def done(self) -> int:
@@ -331,7 +342,13 @@ class Captioner:
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
             return self._record(path, sha256, error=_error_text(exc))
         base = self._record(path, sha256)
-        base["estimate"] = prepared.estimate.model_dump(mode="json")
+        estimate = prepared.estimate
+        # What varies per image; the model, backend and rule notes are the run's.
+        base["estimate"] = {
+            "image_tokens": estimate.image_tokens,
+            "text_tokens": estimate.text_tokens,
+            "total_tokens": estimate.total_tokens,
+        }
         base["changes"] = [change for image in prepared.images for change in image.changes]
         try:
             response = await client.chat.completions.create(
@@ -357,6 +374,7 @@ class Captioner:
             "path": path,
             "sha256": sha256,
             "model": self.model,
+            "backend": self.backend or DEFAULT_BACKEND,
             "prompt": self.prompt,
             "text": None,
             "usage": None,
@@ -366,8 +384,12 @@ class Captioner:
         }
 
     def _reuse(self, path: str, earlier: Record) -> Record:
-        """A line for `path` carrying the answer already given for the same bytes."""
-        fields = ("sha256", "text", "usage", "estimate", "changes")
+        """A line for `path` carrying the answer already given for the same bytes.
+
+        It was not billed: its `usage` is null (summing usage over the file counts each
+        call once), and `same_as` names the line that was.
+        """
+        fields = ("sha256", "text", "estimate", "changes")
         record = self._record(path, None) | {name: earlier.get(name) for name in fields}
         record["same_as"] = earlier.get("path")
         return record
@@ -386,6 +408,7 @@ class Captioner:
                 self.summary.reused += 1
                 return "reused"
             self.summary.answered += 1
+            self.summary.count_tokens(record)
             return "answered"
         self.summary.failed[str(record["path"])] = str(record["error"])
         return "failed"

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 import openai
+from rich.console import Console
+from rich.table import Table
 
 from ..client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI
 from ..errors import GeminiVisionError, MissingAPIKeyError
@@ -39,6 +41,7 @@ __all__ = [
     "model_option",
     "ogv",
     "one_line",
+    "table_console",
 ]
 
 
@@ -167,6 +170,15 @@ def image_argument(text: str, read_stdin: Callable[[], bytes]) -> Source:
                 param_hint="IMAGE",
             )
     return source
+
+
+def table_console(table: Table) -> Console:
+    """A console to print `table` on: the terminal's, or (a pipe, a file) one wide enough
+    to print it whole, so no figure is ever cut or wrapped."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
+    return console
 
 
 def make_client(

@@ -53,6 +53,12 @@ def _summary_lines(summary: CaptionSummary, out: Path, passed_over: int) -> list
         f"{summary.answered:,} answered, {summary.skipped:,} already in {out}, "
         f"{summary.reused:,} identical to another, {len(summary.failed):,} failed."
     ]
+    if summary.answered:
+        lines.append(
+            f"Prompt tokens of the {summary.answered:,} calls: {summary.estimated_tokens:,} "
+            f"estimated before them, {summary.reported_tokens:,} reported by Gemini "
+            f"(usage.prompt_tokens); ogv tokens --compare {out} shows them per model."
+        )
     if passed_over:
         what = "file that is not an image" if passed_over == 1 else "files that are not images"
         lines.append(f"Passed over {passed_over:,} {what}.")

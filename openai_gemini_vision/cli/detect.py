@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 from PIL import Image
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +18,14 @@ from ..detection import detect as detect_objects
 from ..images.probe import open_image
 from ..images.source import Source
 from ..policy import Detail, ImagePolicy
-from ._common import api_options, cli_policy, detail_option, image_argument, make_client
+from ._common import (
+    api_options,
+    cli_policy,
+    detail_option,
+    image_argument,
+    make_client,
+    table_console,
+)
 
 __all__ = ["detect"]
 
@@ -152,10 +158,7 @@ def detect(
         click.echo(_as_json(source, picture.size, out, found))
     elif found:
         table = _table(found)
-        console = Console()
-        if not console.is_terminal:  # a pipe or file: print the table whole
-            console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
-        console.print(table)
+        table_console(table).print(table)
     noun = "object" if len(found) == 1 else "objects"
     click.echo(
         f"{len(found)} {noun} found in {source} ({picture.width}x{picture.height} upright); "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from ..caption.drift import DRIFT_THRESHOLD, drift
 from ..errors import GeminiVisionError
 from ..images.probe import fit_within
 from ..policy import LOW_DETAIL_MAX_SIDE, Detail
@@ -29,6 +30,7 @@ from ._common import (
     default_model,
     detail_option,
     image_argument,
+    table_console,
 )
 
 __all__ = ["tokens"]
@@ -146,8 +148,59 @@ def _table(report: dict[str, Any]) -> Table:
     return table
 
 
+def _compare(path: Path, as_json: bool) -> None:
+    """The drift report of `ogv tokens --compare FILE.jsonl`."""
+    groups = drift(path)
+    if as_json:
+        rows = [
+            {
+                "model": group.model,
+                "backend": group.backend,
+                "images": group.images,
+                "estimated": group.estimated,
+                "reported": group.reported,
+                "ratio": round(group.ratio, 4),
+                "drifting": group.drifting,
+            }
+            for group in groups
+        ]
+        click.echo(json.dumps({"file": str(path), "groups": rows}, indent=2))
+        return
+    if not groups:
+        click.echo(f"{path} holds no answered lines with an estimate and usage to compare.")
+        return
+    table = Table()
+    for name in ("Model", "Backend"):
+        table.add_column(name, overflow="fold")
+    for name in ("Images", "Estimated", "Reported", "Reported / estimated"):
+        table.add_column(name, justify="right")
+    for group in groups:
+        flag = " drift" if group.drifting else ""
+        table.add_row(
+            group.model,
+            group.backend,
+            f"{group.images:,}",
+            f"{group.estimated:,}",
+            f"{group.reported:,}",
+            f"{group.ratio:.3f}{flag}",
+        )
+    console = table_console(table)
+    console.print(table)
+    for group in groups:
+        if group.drifting:
+            console.print(
+                f"{group.model} on {group.backend}: Gemini billed {group.ratio - 1:+.1%} "
+                f"against the estimates, over {group.images:,} images (more than "
+                f"{DRIFT_THRESHOLD:.0%}). If your prompts are mostly images, its rule is off: "
+                "price it with openai_gemini_vision.tokens.register_rule(pattern, rule) "
+                "(README: Override or add a rule), and tell us the sizes and figures.",
+                markup=False,
+                highlight=False,
+            )
+
+
 @click.command()
-@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.argument("images", nargs=-1, metavar="IMAGE...")
 @click.option(
     "--model",
     "-m",
@@ -166,6 +219,13 @@ def _table(report: dict[str, Any]) -> Table:
     "[default: the model's own]",
 )
 @backend_option
+@click.option(
+    "--compare",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.jsonl",
+    help="Instead of images, compare an ogv caption results file's estimates with the "
+    "usage Gemini reported, per model and backend; drift above 5% is flagged.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the same figures as JSON.")
 @click.option(
     "--base-url",
@@ -181,6 +241,7 @@ def tokens(
     detail: Detail,
     media_resolution: str | None,
     backend: str | None,
+    compare: Path | None,
     as_json: bool,
     base_url: str | None,
 ) -> None:
@@ -196,7 +257,15 @@ def tokens(
       ogv tokens photo.jpg
       ogv tokens a.jpg b.png --model gemini-2.0-flash --model gemini-3-pro-preview
       ogv tokens scan.png --detail low --json
+      ogv tokens --compare captions.jsonl
     """
+    if compare is not None:
+        if images:
+            raise click.UsageError("Give IMAGE arguments or --compare FILE.jsonl, not both.")
+        _compare(compare, as_json)
+        return
+    if not images:
+        raise click.UsageError("Name IMAGE files (or URLs, or -), or --compare FILE.jsonl.")
     policy = cli_policy(detail)
     # An http(s) URL is listed unsized: estimates never touch the network.
     sources = [image_argument(text, sys.stdin.buffer.read) for text in images]
@@ -217,9 +286,7 @@ def tokens(
         click.echo(json.dumps(report, indent=2))
         return
     table = _table(report)
-    console = Console()
-    if not console.is_terminal:  # a pipe or file: print the table whole, never cut a figure
-        console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
+    console = table_console(table)
     console.print(table)
     for model in report["models"]:
         assumed = " (assumed: name not recognised)" if model["assumed_family"] else ""
