@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx2
 import openai
@@ -26,7 +26,15 @@ from PIL import Image
 
 from ..policy import ImagePolicy
 from ..request.prepare import prepare_messages
-from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
+from .ledger import (
+    Answered,
+    LedgerWriter,
+    Record,
+    ResumeKey,
+    blank_record,
+    read_ledger,
+    succeeded,
+)
 from .limiter import AdaptiveLimiter
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "Captioner",
     "FoundImages",
     "Outcome",
+    "caption_messages",
     "find_images",
     "is_image_file",
     "run_sync",
@@ -67,6 +76,11 @@ _FATAL = (
     openai.NotFoundError,
     openai.APIConnectionError,
 )
+
+
+def caption_messages(data: bytes, prompt: str) -> list[dict[str, Any]]:
+    """The chat messages asking `prompt` about one image: online and batch send the same."""
+    return [{"role": "user", "content": [data, {"type": "text", "text": prompt}]}]
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -312,7 +326,7 @@ class Captioner:
     async def _ask(
         self, path: str, data: bytes, sha256: str, client: openai.AsyncOpenAI
     ) -> Record | None:
-        messages = [{"role": "user", "content": [data, {"type": "text", "text": self.prompt}]}]
+        messages = caption_messages(data, self.prompt)
         try:
             prepared = await asyncio.to_thread(
                 prepare_messages, messages, model=self.model, policy=self.policy
@@ -342,17 +356,7 @@ class Captioner:
         return {**base, "text": text, "usage": usage}
 
     def _record(self, path: str, sha256: str | None, *, error: str | None = None) -> Record:
-        return {
-            "path": path,
-            "sha256": sha256,
-            "model": self.model,
-            "prompt": self.prompt,
-            "text": None,
-            "usage": None,
-            "estimate": None,
-            "changes": [],
-            "error": error,
-        }
+        return blank_record(path, sha256, model=self.model, prompt=self.prompt, error=error)
 
     def _reuse(self, path: str, earlier: Record) -> Record:
         """A line for `path` carrying the answer already given for the same bytes."""

@@ -25,6 +25,7 @@ __all__ = [
     "LedgerWriter",
     "Record",
     "ResumeKey",
+    "blank_record",
     "read_ledger",
     "repair_tail",
     "resume_key",
@@ -37,6 +38,23 @@ ResumeKey = tuple[str, str, str]
 
 # How far back to look for the last newline at once; answers are a few KB.
 _TAIL_BLOCK = 64 * 1024
+
+
+def blank_record(
+    path: str, sha256: str | None, *, model: str, prompt: str, error: str | None = None
+) -> Record:
+    """A results line with every field present and nothing answered yet (online and batch)."""
+    return {
+        "path": path,
+        "sha256": sha256,
+        "model": model,
+        "prompt": prompt,
+        "text": None,
+        "usage": None,
+        "estimate": None,
+        "changes": [],
+        "error": error,
+    }
 
 
 def resume_key(record: Record) -> ResumeKey | None:
