@@ -36,6 +36,7 @@ from fakegemini import _completion, describe_images
 __all__ = ["FakeBatchGemini"]
 
 OPENAI_PREFIX = "/v1beta/openai/"
+_TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 
 class _Server(ThreadingHTTPServer):
@@ -83,6 +84,10 @@ class FakeBatchGemini:
         self.created: list[str] = []
         """The input file of every job created, in order: a duplicate job shows here."""
         self.deleted: list[str] = []
+        self.uploads: list[str] = []
+        """The display name of every upload finalized, in order."""
+        self.max_active = 0
+        """The most jobs not yet finished at one time."""
         self.log: list[dict[str, Any]] = []
         """Every request: method, path (query included), headers."""
         self._sessions: dict[str, dict[str, Any]] = {}
@@ -175,6 +180,8 @@ class FakeBatchGemini:
             "_final": self.finals.popleft() if self.finals else self.final,
         }
         self.created.append(name)
+        active = [j for j in self.batches.values() if j["status"] not in _TERMINAL]
+        self.max_active = max(self.max_active, len(active))
         return self.batches[job_id]
 
     def _advance(self, job: dict[str, Any]) -> None:
@@ -375,6 +382,7 @@ def _handler_for(fake: FakeBatchGemini) -> type[BaseHTTPRequestHandler]:
             ):
                 raise _Refusal(400, "INVALID_ARGUMENT", "Upload does not match its start.")
             file = fake._store(raw, session["display_name"], session["mime"])
+            fake.uploads.append(session["display_name"])
             self._json(200, {"file": fake._public(file)}, {"X-Goog-Upload-Status": "final"})
 
         def _list_files(self, query: dict[str, list[str]]) -> None:

@@ -51,22 +51,30 @@ _PAGE_SIZE = 100
 _DOWNLOAD_CHUNK = 1 << 20
 _VERSIONED_OPENAI_PATH = re.compile(r"^(?P<prefix>.*/)(?P<version>v\d+[a-z0-9]*)/openai/?$")
 
-log = logging.getLogger("openai_gemini_vision")
+_HTTPCORE_LOGGERS = ("http11", "http2", "connection", "proxy", "socks")
 
 
 class _HideUploadAddresses(logging.Filter):
-    """httpx2 logs every request's URL at INFO; an upload address must not reach a log."""
+    """Upload addresses must not reach a log: httpx2 logs each URL at INFO, httpcore2 the
+    response headers (where the address comes back) at DEBUG."""
 
-    _QUERY = re.compile(r"(upload_id=)[^&\s\"]+")
+    _QUERY = re.compile(r"(upload_id=)[^&\s\"'\\]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("upload_id=" in str(a) for a in record.args):
-            record.args = tuple(self._QUERY.sub(r"\1<hidden>", str(a)) for a in record.args)
+        if isinstance(record.msg, str) and "upload_id=" in record.msg:
+            record.msg = self._QUERY.sub(r"\1<hidden>", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._QUERY.sub(r"\1<hidden>", str(arg)) if "upload_id=" in str(arg) else arg
+                for arg in record.args
+            )
         return True
 
 
-# Installed once, on httpx2's own logger: it only rewrites lines that hold an upload id.
-logging.getLogger("httpx2").addFilter(_HideUploadAddresses())
+# Installed once, on the loggers of httpx2 and httpcore2 (a filter does not pass to child
+# loggers): it only rewrites lines that hold an upload id.
+for _name in ("httpx2", *(f"httpcore2.{part}" for part in _HTTPCORE_LOGGERS)):
+    logging.getLogger(_name).addFilter(_HideUploadAddresses())
 
 
 @dataclass(frozen=True)
@@ -274,13 +282,13 @@ class FilesAPI:
                 )
             try:
                 return self._finish_upload(what, address, path, size)
-            except _CutOff:
+            except _CutOff as cut:
                 if attempt < self.retries:  # a new session: this one's offset is unknown
                     self._pause(attempt)
                     continue
                 raise FilesAPIError(
-                    f"{what} failed: the connection was cut {self.retries + 1} times. Rerun "
-                    "the same command to upload again."
+                    f"{what} failed {self.retries + 1} times, last: {cut}. Rerun the same "
+                    "command to upload again (nothing is submitted before an upload ends)."
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -302,11 +310,11 @@ class FilesAPI:
             )
             try:
                 response = self._http.send(request)
-            except httpx2.TransportError:
-                raise _CutOff() from None
+            except httpx2.TransportError as exc:
+                raise _CutOff(f"{type(exc).__name__}, the connection was cut") from None
         if not response.is_success:
             if response.status_code in _RETRYABLE:
-                raise _CutOff()
+                raise _CutOff(_reason(response))
             raise FilesAPIError(f"{what} failed: {_reason(response)}. {_fix(response)}")
         body = response.json()
         return RemoteFile.from_json(body.get("file", body) if isinstance(body, dict) else body)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from openai.types import CompletionUsage
+
 from ..caption.ledger import Record, blank_record, succeeded
 
 __all__ = ["MergeCounts", "answer_of", "merge_shard"]
@@ -60,6 +62,16 @@ def _message(error: Any) -> str:
     return str(error)
 
 
+def _usage(usage: Any) -> Any:
+    """`usage` dumped as the online captioner dumps openai's own model, so lines read the same."""
+    if not isinstance(usage, dict):
+        return usage
+    try:
+        return CompletionUsage.model_validate(usage).model_dump(mode="json")
+    except ValueError:  # not OpenAI's shape: kept as Gemini sent it
+        return usage
+
+
 def answer_of(line: dict[str, Any]) -> tuple[str | None, Any, str | None]:
     """(text, usage, error) of one output line; exactly one of text and error is set."""
     error = line.get("error")
@@ -81,7 +93,7 @@ def answer_of(line: dict[str, Any]) -> tuple[str | None, Any, str | None]:
         return None, None, f"{name}: Error code: {status} - {' '.join(_message(body).split())}"
     if not isinstance(body, dict):
         return None, None, "BatchRequestError: the response has no body."
-    usage = body.get("usage")
+    usage = _usage(body.get("usage"))
     choices = body.get("choices") or []
     choice = choices[0] if choices and isinstance(choices[0], dict) else None
     message = choice.get("message") if choice else None

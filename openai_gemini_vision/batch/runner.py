@@ -110,9 +110,11 @@ class BatchRun:
         max_jobs: int = MAX_CONCURRENT_JOBS,
         max_stored_bytes: int = MAX_STORED_BYTES,
         on_event: Callable[[str], None] | None = None,
+        own_client: bool = False,
     ) -> None:
         """Args:
-        client: an OpenAI client pointed at Gemini (its base URL also locates the Files API).
+        client: an OpenAI client pointed at Gemini (its base URL also locates the Files API);
+            closed by `close()` when `own_client` is true.
         files: the Files API client; by default one on the client's host, with its key.
         on_event: called with one line for people at each step (upload, submit, finish).
         """
@@ -120,6 +122,8 @@ class BatchRun:
         self.client = client
         self.jobs = Jobs(client)
         self._files = files
+        self._own_files = files is None
+        self._own_client = own_client
         self.policy = policy
         self.max_jobs = max_jobs
         self.max_stored_bytes = max_stored_bytes
@@ -133,6 +137,13 @@ class BatchRun:
         if self._files is None:
             self._files = FilesAPI.for_client(self.client)
         return self._files
+
+    def close(self) -> None:
+        """Close the clients this run made or was given to own."""
+        if self._files is not None and self._own_files:
+            self._files.close()
+        if self._own_client:
+            self.client.close()
 
     @property
     def folder(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,6 @@ from rich.progress import (
 
 from ..batch import BATCH_DISCOUNT, BatchProgress, BatchRun, state_path
 from ..caption.captioner import find_images
-from ..errors import BatchStateError
 from ..policy import Detail
 from ._common import (
     EXIT_FAILED,
@@ -75,13 +75,18 @@ def _plan_lines(run: BatchRun) -> list[str]:
     return lines
 
 
+def _interactive() -> bool:
+    """Whether someone is at a terminal to answer the confirmation."""
+    return sys.stdin.isatty()
+
+
 def _confirm(run: BatchRun, yes: bool) -> None:
     for line in _plan_lines(run):
         click.echo(line, err=True)
     state = run.state
     assert state is not None
     if state.shards and not yes:
-        if not sys.stdin.isatty():
+        if not _interactive():
             raise click.UsageError(
                 "Not sent: confirm the plan above by running the same command with --yes "
                 "(stdin is not a terminal to ask on). Nothing was uploaded."
@@ -163,10 +168,10 @@ def caption_batch(
     policy = cli_policy(detail)
     client = make_client(base_url, policy=policy, max_retries=max_retries)
     run = BatchRun(out, client=client, policy=policy, on_event=display.event)
-    with run.locked():
+    with client, contextlib.closing(run), run.locked():
         state = run.state
         if resume and (state is None or state.phase == "done"):
-            raise BatchStateError(
+            raise click.UsageError(
                 f"No batch run to resume for {out} (no unfinished {state_path(out).name}). "
                 "Start one with: ogv caption PATH... --prompt TEXT --out "
                 f"{out} --batch"
@@ -255,8 +260,9 @@ def batch() -> None:
 
 
 def _open(out: Path, base_url: str | None) -> BatchRun:
-    run = BatchRun(out, client=make_client(base_url))
+    run = BatchRun(out, client=make_client(base_url), own_client=True)
     if run.state is None:
+        run.close()
         raise click.BadParameter(
             f"No batch run is recorded for {out} (no {state_path(out).name} beside it); "
             "start one with `ogv caption ... --batch`.",
@@ -276,7 +282,11 @@ _results_file = click.argument(
 @debug_option
 def status(out: Path, base_url: str | None) -> None:
     """Show each job of the batch run writing FILE.jsonl: state, requests done, reason."""
-    run = _open(out, base_url)
+    with contextlib.closing(_open(out, base_url)) as run:
+        _status(run, out)
+
+
+def _status(run: BatchRun, out: Path) -> None:
     state = run.state
     assert state is not None
     click.echo(
@@ -300,8 +310,8 @@ def status(out: Path, base_url: str | None) -> None:
 @debug_option
 def cancel(out: Path, base_url: str | None) -> None:
     """Stop the batch run writing FILE.jsonl: cancel its jobs and submit nothing more."""
-    run = _open(out, base_url)
-    stopped = run.cancel()
+    with contextlib.closing(_open(out, base_url)) as run:
+        stopped = run.cancel()
     for job in stopped:
         click.echo(f"Cancelled {job}.")
     state = run.state
