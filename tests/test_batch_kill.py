@@ -22,7 +22,7 @@ from fakebatch import FakeBatchGemini
 from imaging import encode, photo
 
 from openai_gemini_vision.batch import load_state, work_dir
-from openai_gemini_vision.batch.runner import PAUSE_VARIABLE
+from openai_gemini_vision.batch.state import PAUSE_VARIABLE
 from openai_gemini_vision.cli import ogv
 
 KEY = "test-key-kill"

@@ -10,6 +10,7 @@ file as online captioning writes them (`merge`, `results`).
 from __future__ import annotations
 
 from .build import BuildCounts, custom_id
+from .control import cancel_run, run_status
 from .files import FilesAPI, FilesEndpoint, RemoteFile, files_endpoint
 from .jobs import Jobs, JobView
 from .limits import (
@@ -40,11 +41,13 @@ __all__ = [
     "RemoteFile",
     "RunState",
     "ShardState",
+    "cancel_run",
     "custom_id",
     "default_enqueued_tokens",
     "enqueued_token_cap",
     "files_endpoint",
     "load_state",
+    "run_status",
     "state_path",
     "work_dir",
 ]

@@ -21,9 +21,7 @@ are uploaded just before their job is submitted, since they expire after 48 hour
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import sys
 import threading
 import time
 import uuid
@@ -47,38 +45,19 @@ from .state import (
     ShardState,
     cancel_marker,
     load_state,
+    pause_point,
     run_lock,
     save_state,
-    state_path,
     work_dir,
 )
 
-__all__ = ["PAUSE_VARIABLE", "BatchProgress", "BatchRun"]
+__all__ = ["BatchProgress", "BatchRun"]
 
-#: Test hook: `OGV_BATCH_PAUSE_AT=<step>[:<n>]` stops the process dead the n-th time it
-#: reaches a step (build, upload, create, wait, merge, cleanup), after printing a line to
-#: stderr, so the kill tests can SIGKILL it exactly there. Unset, it costs one dict lookup.
-PAUSE_VARIABLE = "OGV_BATCH_PAUSE_AT"
-_reached: dict[str, int] = {}
 
 # Shard states that hold an uploaded input file, and those whose job holds enqueued tokens.
 _STORED = frozenset({"uploaded", "submitting", "submitted", "finished", "merging"})
 _PENDING = frozenset({"built", "uploading", "uploaded"})
 _OVER = frozenset({"done", "dropped"})
-
-
-def _pause_point(step: str) -> None:
-    wanted = os.environ.get(PAUSE_VARIABLE)
-    if not wanted:
-        return
-    name, _, nth = wanted.partition(":")
-    if name != step:
-        return
-    _reached[step] = _reached.get(step, 0) + 1
-    if _reached[step] == int(nth or 1):
-        sys.stderr.write(f"ogv: paused at {step} ({PAUSE_VARIABLE})\n")
-        sys.stderr.flush()
-        threading.Event().wait()  # until the test kills the process
 
 
 @dataclass
@@ -230,7 +209,7 @@ class BatchRun:
         )
 
         def each_image() -> None:
-            _pause_point("build")
+            pause_point("build")
             if on_image is not None:
                 on_image()
 
@@ -354,7 +333,7 @@ class BatchRun:
         shard.status = "uploading"
         self._save()
         remote = self.files.upload(self.folder / shard.jsonl, display_name=shard.display_name)
-        _pause_point("upload")
+        pause_point("upload")
         self._uploaded(shard, remote.name)
 
     def _uploaded(self, shard: ShardState, name: str) -> None:
@@ -381,7 +360,7 @@ class BatchRun:
                     "asking again at the next check"
                 )
                 return False
-            _pause_point("create")
+            pause_point("create")
         shard.job = job.id
         shard.job_status = job.status
         shard.status = "submitted"
@@ -408,7 +387,7 @@ class BatchRun:
             return
         if changed:
             self._save()
-        _pause_point("wait")
+        pause_point("wait")
 
     def _merge(self, shard: ShardState) -> None:
         state = self.state
@@ -434,7 +413,7 @@ class BatchRun:
 
             def write(record: Record) -> None:
                 appender.append(record)
-                _pause_point("merge")
+                pause_point("merge")
 
             counts = merge_shard(
                 folder=self.folder,
@@ -460,7 +439,7 @@ class BatchRun:
             )
 
     def _clean(self, shard: ShardState) -> None:
-        _pause_point("cleanup")
+        pause_point("cleanup")
         for name in [shard.file, *shard.output_files]:
             if name is None:
                 continue
@@ -514,52 +493,3 @@ class BatchRun:
             interval = poll_interval if moved else min(max_poll_interval, interval * 1.5)
             if stop.wait(interval):
                 return progress
-
-    # -- status and cancel ----------------------------------------------------------------
-
-    def status(self) -> list[tuple[ShardState, JobView | None]]:
-        """Every shard with its job's state now (retrieved for jobs not yet finished)."""
-        if self.state is None:
-            raise BatchStateError(
-                f"No batch run is recorded for {self.out} (no {state_path(self.out).name})."
-            )
-        rows: list[tuple[ShardState, JobView | None]] = []
-        for shard in self.state.shards:
-            job = None
-            if shard.job is not None and shard.status == "submitted":
-                job = self.jobs.retrieve(shard.job)
-            rows.append((shard, job))
-        return rows
-
-    def cancel(self) -> list[str]:
-        """Submit nothing more, and cancel the jobs running; returns the jobs asked to stop.
-
-        Unsubmitted shards are dropped by the next run (`--resume`), which also merges
-        what the cancelled jobs finished and records the rest as cancelled.
-        """
-        state = self.state
-        if state is None or state.phase == "done":
-            raise BatchStateError(f"No batch run is under way for {self.out}: nothing to cancel.")
-        if state.phase in ("building", "built"):  # nothing was sent: forget the run
-            with self.locked():
-                assert self.state is not None
-                self.state.phase = "done"
-                self.state.counts["cancelled"] = 1
-                self._save()
-                shutil.rmtree(self.folder, ignore_errors=True)
-            return []
-        self.folder.mkdir(parents=True, exist_ok=True)
-        cancel_marker(self.out).touch()
-        stopped = []
-        for shard in state.shards:
-            job_id = shard.job
-            if job_id is None and shard.status == "submitting" and shard.file is not None:
-                found = self.jobs.find_by_input(shard.file)
-                job_id = found.id if found else None
-            if job_id is None or shard.status not in ("submitting", "submitted"):
-                continue
-            try:
-                stopped.append(self.jobs.cancel(job_id).id)
-            except openai.APIStatusError as exc:  # it finished meanwhile: nothing to stop
-                self.on_event(f"job {job_id} was not cancelled: {exc.message}")
-        return stopped

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,11 +24,13 @@ from typing import IO, Any
 from ..errors import BatchStateError
 
 __all__ = [
+    "PAUSE_VARIABLE",
     "STATE_VERSION",
     "RunState",
     "ShardState",
     "cancel_marker",
     "load_state",
+    "pause_point",
     "run_lock",
     "save_state",
     "state_path",
@@ -34,6 +38,27 @@ __all__ = [
 ]
 
 STATE_VERSION = 1
+
+#: Test hook: `OGV_BATCH_PAUSE_AT=<step>[:<n>]` stops the process dead the n-th time it
+#: reaches a step (build, upload, create, wait, merge, cleanup), after printing a line to
+#: stderr, so the kill tests can SIGKILL it exactly there. Unset, it costs one dict lookup.
+PAUSE_VARIABLE = "OGV_BATCH_PAUSE_AT"
+_reached: dict[str, int] = {}
+
+
+def pause_point(step: str) -> None:
+    """Where a test may stop the process dead (see PAUSE_VARIABLE); nothing otherwise."""
+    wanted = os.environ.get(PAUSE_VARIABLE)
+    if not wanted:
+        return
+    name, _, nth = wanted.partition(":")
+    if name != step:
+        return
+    _reached[step] = _reached.get(step, 0) + 1
+    if _reached[step] == int(nth or 1):
+        sys.stderr.write(f"ogv: paused at {step} ({PAUSE_VARIABLE})\n")
+        sys.stderr.flush()
+        threading.Event().wait()  # until the test kills the process
 
 
 @dataclass

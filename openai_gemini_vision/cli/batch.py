@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..batch import BATCH_DISCOUNT, BatchProgress, BatchRun, state_path
+from ..batch import BATCH_DISCOUNT, BatchProgress, BatchRun, cancel_run, run_status, state_path
 from ..caption.captioner import find_images
 from ..policy import Detail
 from ._common import (
@@ -293,7 +293,7 @@ def _status(run: BatchRun, out: Path) -> None:
         f"Batch run {state.run_id} for {out}: {state.model}, phase {state.phase}, "
         f"{len(state.shards):,} shard(s)."
     )
-    for shard, job in run.status():
+    for shard, job in run_status(run):
         counts: Any = job or shard
         done = counts.completed + counts.failed
         where = job.status if job else (shard.job_status or "-")
@@ -311,7 +311,7 @@ def _status(run: BatchRun, out: Path) -> None:
 def cancel(out: Path, base_url: str | None) -> None:
     """Stop the batch run writing FILE.jsonl: cancel its jobs and submit nothing more."""
     with contextlib.closing(_open(out, base_url)) as run:
-        stopped = run.cancel()
+        stopped = cancel_run(run)
     for job in stopped:
         click.echo(f"Cancelled {job}.")
     state = run.state
