@@ -92,7 +92,9 @@ def _child(recipe: str, count: int) -> None:
         )
         seconds = time.perf_counter() - start
         written = sum(shard.bytes for shard in state.shards)
-    print(json.dumps({"seconds": seconds, "bytes": written, "peak": _peak_rss(), "imports": before}))
+    print(
+        json.dumps({"seconds": seconds, "bytes": written, "peak": _peak_rss(), "imports": before})
+    )
 
 
 def _measure(recipe: str, count: int) -> dict[str, float]:
