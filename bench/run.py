@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import bench_batch
 import bench_caption
 import bench_fetch
 import bench_images
@@ -58,6 +59,7 @@ WORKLOADS: list[tuple[str, Callable[[int], list[Row]], int, int]] = [
     ("5. eight URL images", bench_fetch.url_rows, 9, 3),
     ("6. ogv caption", bench_caption.caption_rows, 3, 1),
     ("7. peak memory", bench_memory.memory_rows, 3, 1),
+    ("8. batch JSONL build", bench_batch.batch_rows, 3, 1),
 ]
 
 

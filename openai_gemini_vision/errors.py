@@ -14,6 +14,9 @@ GeminiVisionError
  ├─ DetectionParseError (also ValueError)  a reply holds no bounding boxes to read
  ├─ FetchError                            an image URL could not be fetched
  │   └─ BlockedURLError                   the URL or path was refused by the policy
+ ├─ BatchError                            a batch run (`ogv caption --batch`) cannot go on
+ │   ├─ BatchStateError (also ValueError) the run's state file does not fit the command
+ │   └─ FilesAPIError                     Gemini's Files API refused an upload or download
  └─ MissingAPIKeyError (also openai.OpenAIError)  no usable Gemini API key
 
 GeminiVisionWarning (a UserWarning)
@@ -39,11 +42,14 @@ from typing import Any, Self
 import openai
 
 __all__ = [
+    "BatchError",
+    "BatchStateError",
     "BlockedURLError",
     "CorruptImageError",
     "DetectionParseError",
     "DetectionWarning",
     "FetchError",
+    "FilesAPIError",
     "GeminiVisionError",
     "GeminiVisionWarning",
     "ImageError",
@@ -170,6 +176,22 @@ class FetchError(GeminiVisionError):
 
 class BlockedURLError(FetchError):
     """The URL or local path was refused by the image policy before any connection."""
+
+
+class BatchError(GeminiVisionError):
+    """A batch run cannot go on: its state, a Files API call, or a job stands in the way."""
+
+
+class BatchStateError(BatchError, ValueError):
+    """The batch state beside a results file does not fit the command (another prompt, no run)."""
+
+
+class FilesAPIError(BatchError):
+    """Gemini's Files API refused or failed an upload, a download or a listing.
+
+    Its message names the HTTP status and never holds the upload address (which carries
+    a credential) or the key.
+    """
 
 
 class MissingAPIKeyError(GeminiVisionError, openai.OpenAIError):

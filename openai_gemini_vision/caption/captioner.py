@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx2
 import openai
@@ -28,8 +28,16 @@ from ..errors import GeminiVisionError
 from ..images.source import Source
 from ..policy import ImagePolicy
 from ..request.prepare import prepare_messages
-from ..token_rules import DEFAULT_BACKEND
-from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
+from .ledger import (
+    Answered,
+    LedgerWriter,
+    Record,
+    ResumeKey,
+    blank_record,
+    estimate_fields,
+    read_ledger,
+    succeeded,
+)
 from .limiter import AdaptiveLimiter
 
 __all__ = [
@@ -38,6 +46,7 @@ __all__ = [
     "Captioner",
     "FoundImages",
     "Outcome",
+    "caption_messages",
     "find_images",
     "is_image_file",
     "run_sync",
@@ -70,6 +79,15 @@ _FATAL = (
     openai.NotFoundError,
     openai.APIConnectionError,
 )
+
+
+def caption_messages(data: bytes, prompt: str, path: str) -> list[dict[str, Any]]:
+    """The chat messages asking `prompt` about one image: online and batch send the same.
+
+    The image is the file's bytes, read once by the caller, named by its path in errors.
+    """
+    image = Source("bytes", data, path)
+    return [{"role": "user", "content": [image, {"type": "text", "text": prompt}]}]
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -329,8 +347,7 @@ class Captioner:
     async def _ask(
         self, path: str, data: bytes, sha256: str, client: openai.AsyncOpenAI
     ) -> Record | None:
-        image = Source("bytes", data, path)  # read once here; named by its path in errors
-        messages = [{"role": "user", "content": [image, {"type": "text", "text": self.prompt}]}]
+        messages = caption_messages(data, self.prompt, path)
         try:
             prepared = await asyncio.to_thread(
                 prepare_messages,
@@ -342,13 +359,7 @@ class Captioner:
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
             return self._record(path, sha256, error=_error_text(exc))
         base = self._record(path, sha256)
-        estimate = prepared.estimate
-        # What varies per image; the model, backend and rule notes are the run's.
-        base["estimate"] = {
-            "image_tokens": estimate.image_tokens,
-            "text_tokens": estimate.text_tokens,
-            "total_tokens": estimate.total_tokens,
-        }
+        base["estimate"] = estimate_fields(prepared.estimate)
         base["changes"] = [change for image in prepared.images for change in image.changes]
         try:
             response = await client.chat.completions.create(
@@ -370,18 +381,14 @@ class Captioner:
         return {**base, "text": text, "usage": usage}
 
     def _record(self, path: str, sha256: str | None, *, error: str | None = None) -> Record:
-        return {
-            "path": path,
-            "sha256": sha256,
-            "model": self.model,
-            "backend": self.backend or DEFAULT_BACKEND,
-            "prompt": self.prompt,
-            "text": None,
-            "usage": None,
-            "estimate": None,
-            "changes": [],
-            "error": error,
-        }
+        return blank_record(
+            path,
+            sha256,
+            model=self.model,
+            prompt=self.prompt,
+            backend=self.backend,
+            error=error,
+        )
 
     def _reuse(self, path: str, earlier: Record) -> Record:
         """A line for `path` carrying the answer already given for the same bytes.
