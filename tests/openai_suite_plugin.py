@@ -168,14 +168,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """One outcome per test: failed or error beats skipped beats passed."""
-    if report.passed and report.when != "call":
-        outcome = "passed"
-    elif report.failed:
+    xfail = hasattr(report, "wasxfail")
+    if report.failed:
         outcome = "failed" if report.when == "call" else "error"
     elif report.skipped:
-        outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+        outcome = "xfailed" if xfail else "skipped"
     else:
-        outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
+        outcome = "xpassed" if xfail else "passed"
     rank = ["passed", "xpassed", "skipped", "xfailed", "failed", "error"]
     entry = _outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
     if rank.index(outcome) >= rank.index(entry["outcome"]):

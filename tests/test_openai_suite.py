@@ -163,7 +163,7 @@ _LOOPBACK_PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
 
 def _missing() -> str | None:
     """Why the suite cannot run here, or None."""
-    fetch = "run `.ci/fetch-openai-tests` (README, 'openai's own tests')"
+    fetch = "run `.ci/fetch-openai-tests` (README: openai's own tests against our clients)"
     if not (SUITE / "tests").is_dir():
         return f"openai {openai.__version__}'s tests are not unpacked in {SUITE}: {fetch}"
     absent = [name for name in SUITE_IMPORTS if importlib.util.find_spec(name) is None]
@@ -179,7 +179,9 @@ def _run_env(mode: str, report: Path) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("OPENAI_", "GEMINI_", "GOOGLE_", "PYTEST_", "TEST_API_"))
     }
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        path for path in (str(ROOT / "tests"), env.get("PYTHONPATH")) if path
+    )
     env.update(OGV_SUITE_MODE=mode, OGV_SUITE_REPORT=str(report), PYTHONDONTWRITEBYTECODE="1")
     return env
 
