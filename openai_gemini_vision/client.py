@@ -12,6 +12,7 @@ well (array-wrapped errors, a refused key, quota).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -262,13 +263,8 @@ def _readable_error(client: _Client, err_msg: str, body: object, status: int) ->
 _KEEP: Any = object()
 
 
-def _copy_method(base: Callable[..., Any]) -> Callable[..., Any]:
-    """openai's `copy()` / `with_options()` for a hooked client, also taking `image_policy`.
-
-    The policy carries over to the copy unless one is given; `inspect.signature` shows
-    openai's parameters plus `image_policy`, and a wrong argument is refused by openai's
-    own method, in its words.
-    """
+def _with_policy(base: Callable[..., Any]) -> inspect.Signature:
+    """`base`'s signature with `image_policy` added among its keyword-only parameters."""
     signature = inspect.signature(base)
     parameters = list(signature.parameters.values())
     policy = inspect.Parameter(
@@ -278,18 +274,52 @@ def _copy_method(base: Callable[..., Any]) -> Callable[..., Any]:
         annotation="ImagePolicy | None",
     )
     last = len(parameters) - (parameters[-1].kind is inspect.Parameter.VAR_KEYWORD)
+    return signature.replace(parameters=[*parameters[:last], policy, *parameters[last:]])
+
+
+def _signed(method: Callable[..., Any], base: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` showing `inspect.signature` openai's `base` plus `image_policy`.
+
+    The hooks take openai's arguments through **kwargs; callers (and openai's own tests,
+    which check that copy() offers every constructor parameter) see the real ones.
+    """
+
+    @functools.wraps(method)
+    def signed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs)
+
+    signed.__signature__ = _with_policy(base)  # type: ignore[attr-defined]
+    return signed
+
+
+def _copy_method(base: Callable[..., Any]) -> Callable[..., Any]:
+    """openai's `copy()` / `with_options()` for a hooked client, also taking `image_policy`.
+
+    The policy carries over to the copy unless one is given, and a wrong argument is
+    refused by openai's own method, in its words. `data_residency` is refused on a
+    client of ours: it would point the copy, and its Gemini key, at an OpenAI region.
+    """
 
     def copy(self: Any, *args: Any, image_policy: Any = _KEEP, **kwargs: Any) -> Any:
+        if isinstance(self, _GeminiDefaults) and kwargs.get("data_residency") is not None:
+            raise _no_residency()
         policy = self._ogv.policy if image_policy is _KEEP else image_policy
         extra = {"image_policy": policy, **kwargs.pop("_extra_kwargs", {})}
         return base(self, *args, _extra_kwargs=extra, **kwargs)
 
-    copy.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*parameters[:last], policy, *parameters[last:]]
-    )
+    copy.__signature__ = _with_policy(base)  # type: ignore[attr-defined]
     copy.__doc__ = base.__doc__
     copy.__name__ = copy.__qualname__ = "copy"
     return copy
+
+
+def _no_residency() -> InvalidArgumentError:
+    return InvalidArgumentError(
+        "data_residency picks a region of OpenAI's own API (eu.api.openai.com, ...); a "
+        "Gemini client has none to pick, and the copy would send the Gemini key to OpenAI. "
+        "Leave it out; Vertex AI's regions go in base_url "
+        "(https://<region>-aiplatform.googleapis.com/...)."
+    )
 
 
 class _Hooks(BaseClient[Any, Any]):
@@ -333,7 +363,8 @@ class _SyncHooks(_Hooks, openai.OpenAI):
             self._ogv.store(options, body, prepare_messages(body["messages"], **arguments))
         return options
 
-    if not TYPE_CHECKING:  # keep openai's typed signature for callers
+    if not TYPE_CHECKING:  # keep openai's typed signatures for type checkers
+        __init__ = _signed(_Hooks.__init__, openai.OpenAI.__init__)
         copy = with_options = _copy_method(openai.OpenAI.copy)
 
 
@@ -348,7 +379,8 @@ class _AsyncHooks(_Hooks, openai.AsyncOpenAI):
             self._ogv.store(options, body, await aprepare_messages(body["messages"], **arguments))
         return options
 
-    if not TYPE_CHECKING:  # keep openai's typed signature for callers
+    if not TYPE_CHECKING:  # keep openai's typed signatures for type checkers
+        __init__ = _signed(_Hooks.__init__, openai.AsyncOpenAI.__init__)
         copy = with_options = _copy_method(openai.AsyncOpenAI.copy)
 
 
@@ -363,6 +395,8 @@ class _GeminiDefaults(_Hooks):
         image_policy: ImagePolicy | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("data_residency") is not None:
+            raise _no_residency()
         if kwargs.get("provider") is None:
             if kwargs.get("workload_identity") is None:
                 api_key = _resolve_key(api_key)
@@ -374,9 +408,15 @@ class _GeminiDefaults(_Hooks):
 class OpenAI(_GeminiDefaults, _SyncHooks):
     """`openai.OpenAI` pointed at Gemini, preparing every image before it is sent."""
 
+    if not TYPE_CHECKING:
+        __init__ = _signed(_GeminiDefaults.__init__, openai.OpenAI.__init__)
+
 
 class AsyncOpenAI(_GeminiDefaults, _AsyncHooks):
     """`openai.AsyncOpenAI` pointed at Gemini, preparing every image before it is sent."""
+
+    if not TYPE_CHECKING:
+        __init__ = _signed(_GeminiDefaults.__init__, openai.AsyncOpenAI.__init__)
 
 
 _WRAPPED: dict[tuple[type[Any], type[Any]], type[Any]] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import openai
 import pytest
 
@@ -9,6 +12,7 @@ from openai_gemini_vision import (
     GEMINI_BASE_URL,
     AsyncOpenAI,
     ImagePolicy,
+    InvalidArgumentError,
     MissingAPIKeyError,
     OpenAI,
     wrap,
@@ -99,3 +103,44 @@ def test_wrap_refuses_what_is_not_an_openai_client() -> None:
     """Anything else is a TypeError naming what wrap() takes."""
     with pytest.raises(TypeError, match=r"openai\.OpenAI or openai\.AsyncOpenAI"):
         wrap(object())  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("method", ["copy", "with_options"])
+def test_the_policy_can_be_changed_per_call_site(method: str) -> None:
+    """`client.with_options(image_policy=...)` gives a client with that policy, as copy() does."""
+    client = OpenAI(api_key="test-key-not-real")
+    policy = ImagePolicy(max_images=1)
+    changed = getattr(client, method)(image_policy=policy)
+    assert changed.image_policy is policy
+    assert client.image_policy is not policy
+    assert getattr(changed, method)().image_policy is policy  # carried over by default
+
+
+@pytest.mark.parametrize("client_class", [OpenAI, AsyncOpenAI])
+def test_signatures_show_openais_parameters_and_the_policy(client_class: Any) -> None:
+    """inspect.signature of __init__ and copy() names openai's parameters and image_policy."""
+    client = client_class(api_key="test-key-not-real")
+    base = openai.OpenAI if client_class is OpenAI else openai.AsyncOpenAI
+    for method in ("__init__", "copy", "with_options"):
+        shown = inspect.signature(getattr(client, method)).parameters
+        expected = inspect.signature(getattr(base(api_key="k"), method)).parameters
+        assert set(expected) | {"image_policy"} == set(shown), method
+
+
+def test_a_copy_never_points_the_gemini_key_at_openai() -> None:
+    """`copy(data_residency=...)` of a Gemini client is refused, as the constructor refuses it."""
+    client = OpenAI(api_key="test-key-not-real")
+    with pytest.raises(InvalidArgumentError, match="base_url") as copied:
+        client.copy(data_residency="eu")
+    with pytest.raises(InvalidArgumentError) as built:
+        OpenAI(api_key="test-key-not-real", data_residency="eu")
+    assert str(copied.value) == str(built.value)
+
+
+@pytest.mark.parametrize("client_class", [openai.OpenAI, openai.AsyncOpenAI])
+def test_wrap_keeps_openais_user_agent(client_class: Any) -> None:
+    """A wrapped client's class keeps its name, so its User-Agent is openai's own."""
+    plain = client_class(api_key="k", base_url=GEMINI_BASE_URL)
+    expected = plain.user_agent
+    assert wrap(plain).user_agent == expected
+    assert type(plain).__name__ == client_class.__name__
