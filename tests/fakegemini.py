@@ -31,7 +31,7 @@ from typing import Any
 
 from openai_gemini_vision.images.prepared import payload_placeholder
 
-__all__ = ["BREAK", "FakeGemini", "HANG", "RESET", "STALL", "images_in"]
+__all__ = ["BREAK", "HANG", "RESET", "STALL", "FakeGemini", "images_in"]
 
 PREFIX = "/v1beta/openai/"
 
@@ -376,10 +376,9 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                     fake._end(0)
                     _reset(self.connection)
                     return
-                if number == 1 and fault == STALL:
-                    if not fake._hold(self.connection):
-                        fake._end(0)
-                        return
+                if number == 1 and fault == STALL and not fake._hold(self.connection):
+                    fake._end(0)
+                    return
             if fault is not None:
                 fake._end(200)
             self._write_chunk(b"data: [DONE]\n\n")

@@ -9,12 +9,13 @@ waits on a guess. Every wait is bounded and ends the test with a clear failure.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -54,6 +55,17 @@ class Running:
 
     app: Starlette
     port: int
+    loop: asyncio.AbstractEventLoop | None = field(default=None)
+    """The server's event loop, once it has started."""
+
+    def tasks(self) -> int:
+        """Tasks alive on the server's loop (the caller's own query not counted)."""
+        assert self.loop is not None
+
+        async def count() -> int:
+            return len(asyncio.all_tasks()) - 1
+
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(STARTUP_LIMIT)
 
     @property
     def url(self) -> str:
@@ -76,10 +88,20 @@ class Running:
 def running(config: ServeConfig, *, grace: float = 5.0) -> Iterator[Running]:
     """Serve `create_app(config)` on loopback for the `with` block, then stop it."""
     app = create_app(config, host="127.0.0.1")
+    state = Running(app, 0)
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(inner: Starlette) -> AsyncIterator[None]:
+        state.loop = asyncio.get_running_loop()
+        async with original(inner):
+            yield
+
+    app.router.lifespan_context = lifespan
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    state.port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -98,7 +120,7 @@ def running(config: ServeConfig, *, grace: float = 5.0) -> Iterator[Running]:
             raise RuntimeError("the gateway did not start")
         time.sleep(0.01)
     try:
-        yield Running(app, port)
+        yield state
     finally:
         server.should_exit = True
         thread.join(STARTUP_LIMIT)

@@ -44,38 +44,105 @@ def _log_to_stderr(debug: bool) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes serving the same port (each keeps its own limits and metrics).")
-@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
-              help="A key clients must send (Authorization: Bearer KEY); repeatable. Also "
-              "OGV_SERVE_API_KEYS=k1,k2, which keeps keys out of process listings. Without "
-              "one, only 127.0.0.1 / ::1 may be listened on.")
-@click.option("--upstream", metavar="URL", default=None,
-              help="OpenAI-compatible endpoint to forward to [default: GEMINI_BASE_URL, else Gemini's].")
-@click.option("--forward-client-key", is_flag=True,
-              help="Send each client's own Gemini key upstream (x-goog-api-key, or its bearer "
-              "token when there are no gateway keys) instead of GEMINI_API_KEY.")
-@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
-              help="Only fetch image URLs from these hosts; repeatable [default: any public host].")
-@click.option("--allow-private-host", "private_hosts", multiple=True, metavar="NAME",
-              help="Fetch image URLs from this host even at a private or loopback address; "
-              "repeatable. Such addresses stay refused for every other name.")
-@click.option("--detail", type=click.Choice(["low", "high", "auto"]), default="auto",
-              show_default=True, help="Default image detail (a part's own detail wins).")
-@click.option("--max-body-bytes", type=click.IntRange(1), default=50_000_000, show_default=True,
-              help="Largest request body accepted (413 beyond).")
-@click.option("--max-in-flight", type=click.IntRange(1), default=256, show_default=True,
-              help="Requests handled at once; more wait --queue-timeout, then get 429.")
-@click.option("--max-bytes-in-flight", type=click.IntRange(1), default=1_000_000_000,
-              show_default=True, help="Bytes all requests in flight may hold (bounds memory).")
-@click.option("--queue-timeout", type=click.FloatRange(0), default=5.0, show_default=True,
-              help="Seconds a request waits for room before a 429.")
-@click.option("--request-timeout", type=click.FloatRange(0, min_open=True), default=300.0,
-              show_default=True, help="Seconds for preparing images, and for each upstream wait.")
-@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True,
-              help="On SIGTERM, seconds to finish requests in flight before stopping.")
-@click.option("--log-format", type=click.Choice(["text", "json", "off"]), default="text",
-              show_default=True, help="Access log on stderr: one line per request.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the same port (each keeps its own limits and metrics).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help="A key clients must send (Authorization: Bearer KEY); repeatable. Also "
+    "OGV_SERVE_API_KEYS=k1,k2, which keeps keys out of process listings. Without "
+    "one, only 127.0.0.1 / ::1 may be listened on.",
+)
+@click.option(
+    "--upstream",
+    metavar="URL",
+    default=None,
+    help="OpenAI-compatible endpoint to forward to [default: GEMINI_BASE_URL, else Gemini's].",
+)
+@click.option(
+    "--forward-client-key",
+    is_flag=True,
+    help="Send each client's own Gemini key upstream (x-goog-api-key, or its bearer "
+    "token when there are no gateway keys) instead of GEMINI_API_KEY.",
+)
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Only fetch image URLs from these hosts; repeatable [default: any public host].",
+)
+@click.option(
+    "--allow-private-host",
+    "private_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Fetch image URLs from this host even at a private or loopback address; "
+    "repeatable. Such addresses stay refused for every other name.",
+)
+@click.option(
+    "--detail",
+    type=click.Choice(["low", "high", "auto"]),
+    default="auto",
+    show_default=True,
+    help="Default image detail (a part's own detail wins).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(1),
+    default=50_000_000,
+    show_default=True,
+    help="Largest request body accepted (413 beyond).",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="Requests handled at once; more wait --queue-timeout, then get 429.",
+)
+@click.option(
+    "--max-bytes-in-flight",
+    type=click.IntRange(1),
+    default=1_000_000_000,
+    show_default=True,
+    help="Bytes all requests in flight may hold (bounds memory).",
+)
+@click.option(
+    "--queue-timeout",
+    type=click.FloatRange(0),
+    default=5.0,
+    show_default=True,
+    help="Seconds a request waits for room before a 429.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Seconds for preparing images, and for each upstream wait.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="On SIGTERM, seconds to finish requests in flight before stopping.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json", "off"]),
+    default="text",
+    show_default=True,
+    help="Access log on stderr: one line per request.",
+)
 @debug_option
 def serve(
     host: str,

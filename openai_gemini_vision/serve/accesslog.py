@@ -63,8 +63,5 @@ def log_access(record: AccessRecord, form: LogFormat) -> None:
     """Write `record` as one line in `form` (nothing for "off")."""
     if form == "off" or not ACCESS_LOGGER.isEnabledFor(logging.INFO):
         return
-    if form == "json":
-        line = json.dumps(asdict(record), separators=(",", ":"))
-    else:
-        line = _text(record)
+    line = json.dumps(asdict(record), separators=(",", ":")) if form == "json" else _text(record)
     ACCESS_LOGGER.info(line)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import aiohttp
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -122,7 +123,9 @@ class Gateway:
             "ogv_requests_in_flight", "Requests being handled.", lambda: self.admission.requests
         )
         self.metrics.gauge(
-            "ogv_bytes_in_flight", "Bytes reserved by requests in flight.", lambda: self.admission.bytes
+            "ogv_bytes_in_flight",
+            "Bytes reserved by requests in flight.",
+            lambda: self.admission.bytes,
         )
         self._private_hosts = frozenset(h.lower().rstrip(".") for h in config.private_hosts)
         self._private_policy = config.policy.model_copy(
@@ -183,8 +186,10 @@ class Gateway:
                 ticket.reserve,
             )
             record.bytes_in = len(body)
-            work = self._chat(request, body, key, ticket, record) if chat else (
-                self._forward(request, body, key, record)
+            work = (
+                self._chat(request, body, key, ticket, record)
+                if chat
+                else (self._forward(request, body, key, record))
             )
             response = await _unless_disconnected(request, work)
         except GatewayError as exc:
@@ -192,11 +197,15 @@ class Gateway:
         except _ClientGone:
             response = Response(status_code=_CLIENT_GONE)
             record.error = "client_disconnected"
-        except Exception as exc:  # noqa: BLE001 - every accepted request gets an answer
+        except Exception as exc:
             log.exception("request %s failed", record.id)
             response = self._failed(
-                GatewayError(500, f"The gateway failed: {type(exc).__name__}. It was logged "
-                             f"as request {record.id}.", code="internal_error"),
+                GatewayError(
+                    500,
+                    f"The gateway failed: {type(exc).__name__}. It was logged "
+                    f"as request {record.id}.",
+                    code="internal_error",
+                ),
                 record,
             )
         if isinstance(response, ForwardedStream):
@@ -294,16 +303,16 @@ class Gateway:
         headers.update(response_headers(upstream.headers))
         return Response(answer, status_code=upstream.status, headers=headers)
 
-    async def _read(self, upstream: Any, key: str) -> bytes:
+    async def _read(self, upstream: aiohttp.ClientResponse, key: str) -> bytes:
         """The upstream's whole answer; its error statuses turned into readable errors."""
         try:
             answer: bytes = await upstream.read()
-        except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 - aiohttp's many errors
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             upstream.close()
             raise failure(exc, self.upstream.name) from None
         upstream.release()
         if upstream.status >= 400:
-            raise from_upstream(upstream.status, answer, key, upstream.headers.get("retry-after"))
+            raise from_upstream(upstream.status, answer, key, upstream.headers)
         return answer
 
     async def _forward(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
+
 from .problems import GatewayError
 
 __all__ = ["Admission", "Ticket", "read_body", "request_cost"]

@@ -89,7 +89,9 @@ class Metrics:
 
         family("ogv_requests_total", "counter", "Requests answered, by route and status.")
         for (route, status), count in sorted(self.requests.items()):
-            lines.append(f'ogv_requests_total{{route="{_escape(route)}",status="{status}"}} {count}')
+            lines.append(
+                f'ogv_requests_total{{route="{_escape(route)}",status="{status}"}} {count}'
+            )
         family("ogv_errors_total", "counter", "Error answers, by status and error code.")
         for (status, code), count in sorted(self.errors.items()):
             lines.append(f'ogv_errors_total{{status="{status}",code="{_escape(code)}"}} {count}')

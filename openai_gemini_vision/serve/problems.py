@@ -119,7 +119,7 @@ def _code(name: str) -> str:
 
 
 def from_upstream(
-    status: int, raw: bytes, key: str | None, retry_after: str | None = None
+    status: int, raw: bytes, key: str | None, headers: Mapping[str, str] | None = None
 ) -> GatewayError:
     """Gemini's error answer, its status kept, its body unwrapped and made readable."""
     try:
@@ -136,10 +136,12 @@ def from_upstream(
             message = message.replace(key, "<api key>")
     error = unwrapped.get("error") if isinstance(unwrapped, Mapping) else None
     code = error.get("status") if isinstance(error, Mapping) else None
-    headers = {"retry-after": retry_after} if retry_after else {}
+    # The upstream's advice on when to retry reaches the client (openai's SDKs honour both).
+    given = headers or {}
+    kept = {name: given[name] for name in ("retry-after", "retry-after-ms") if name in given}
     return GatewayError(
         status,
         message,
         code=code if isinstance(code, str) else None,
-        headers=headers,
+        headers=kept,
     )

@@ -60,9 +60,7 @@ class UsageReader:
             last = self._pending
         if last is None:
             return None
-        data = b"".join(
-            line[5:].strip() for line in last.split(b"\n") if line.startswith(b"data:")
-        )
+        data = b"".join(line[5:].strip() for line in last.split(b"\n") if line.startswith(b"data:"))
         try:
             return prompt_tokens_of(json.loads(data))
         except ValueError:

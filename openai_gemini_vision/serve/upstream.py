@@ -47,7 +47,9 @@ _DROPPED_RESPONSE_HEADERS = frozenset(
 def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The upstream's response headers a client may see."""
     return {
-        name: value for name, value in headers.items() if name.lower() not in _DROPPED_RESPONSE_HEADERS
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in _DROPPED_RESPONSE_HEADERS
     }
 
 
@@ -126,7 +128,9 @@ class Upstream:
     ) -> aiohttp.ClientResponse:
         """Send one request upstream and return its response once the headers arrived."""
         if self._session is None:
-            raise GatewayError(503, "The gateway is starting or stopping; retry.", code="unavailable")
+            raise GatewayError(
+                503, "The gateway is starting or stopping; retry.", code="unavailable"
+            )
         url = self.base + path + (f"?{query}" if query else "")
         sent = {name: headers[name] for name in FORWARDED_REQUEST_HEADERS if name in headers}
         sent["authorization"] = f"Bearer {key}"
