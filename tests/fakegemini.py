@@ -43,7 +43,9 @@ HANG = "hang"
 STALL = "stall"
 """Stream: send the headers and first chunk, then wait as HANG does before the rest."""
 BREAK = "break"
-"""Stream: send the headers and first chunk, then reset the connection."""
+"""Stream: send the headers and first chunk, wait as STALL does, then close the connection
+mid-body instead of going on. (The wait lets a test see the first chunk arrive: a client
+may drop bytes it had not read yet when the connection fails.)"""
 
 #: Longest a held request waits for `release()`: a test that forgets still ends.
 HOLD_LIMIT = 60.0
@@ -373,8 +375,9 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 }
                 self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
                 if number == 1 and fault == BREAK:
+                    fake._hold(self.connection)
                     fake._end(0)
-                    _reset(self.connection)
+                    self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if number == 1 and fault == STALL and not fake._hold(self.connection):
                     fake._end(0)

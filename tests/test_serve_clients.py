@@ -137,8 +137,8 @@ def test_curl_streams_server_sent_events(fake: FakeGemini) -> None:
     """`curl -N` receives the stream's events and its closing [DONE]."""
     body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hello"}]}
     with running(config_for(fake)) as gateway:
-        result = subprocess.run(
-            [
+        result = subprocess.run(  # noqa: S603 - curl on loopback, arguments fixed here
+            [  # noqa: S607 - whichever curl is on PATH, as a user would run it
                 "curl",
                 "-sS",
                 "-N",
@@ -151,7 +151,7 @@ def test_curl_streams_server_sent_events(fake: FakeGemini) -> None:
                 "Content-Type: application/json",
                 "-d",
                 json.dumps(body),
-            ],  # fmt: skip
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -183,8 +183,15 @@ def test_node_openai_package_asks_about_a_gif_and_an_image_url(
     image_url = _localhost(fake.serve("/photo.jpg", _jpeg()))
     config = config_for(fake, private_hosts=frozenset({"localhost"}))
     with running(config) as gateway:
-        result = subprocess.run(
-            ["node", str(NODE_DIR / "ask.cjs"), gateway.base_url, GATEWAY_KEY, str(gif), image_url],
+        result = subprocess.run(  # noqa: S603 - node on loopback, arguments fixed here
+            [  # noqa: S607 - whichever node is on PATH, as a user would run it
+                "node",
+                str(NODE_DIR / "ask.cjs"),
+                gateway.base_url,
+                GATEWAY_KEY,
+                str(gif),
+                image_url,
+            ],
             capture_output=True,
             text=True,
             timeout=120,
