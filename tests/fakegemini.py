@@ -283,10 +283,11 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def do_GET(self) -> None:
-            if self.path == PREFIX + "models":
+            path = self.path.split("?", 1)[0]  # a signed URL's query does not name the file
+            if path == PREFIX + "models":
                 self._send(200, json.dumps(MODELS).encode())
                 return
-            data = fake._files.get(self.path)
+            data = fake._files.get(path)
             if data is None:
                 self._send(404, b"not found", "text/plain")
             else:

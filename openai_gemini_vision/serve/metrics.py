@@ -20,18 +20,13 @@ __all__ = ["CONTENT_TYPE", "Metrics", "image_changes"]
 #: The media type Prometheus scrapers ask for (text format 0.0.4).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_IMAGE_FORMATS = {
-    "image/png": {"PNG"},
-    "image/jpeg": {"JPEG", "MPO"},
-    "image/webp": {"WEBP"},
-    "image/heic": {"HEIF", "HEIC", "AVIF"},
-    "image/heif": {"HEIF", "HEIC", "AVIF"},
-}
+#: Pillow's names of the formats Gemini takes as they are (MPO: a JPEG with extra frames).
+_GEMINI_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "HEIF", "HEIC"})
 
 
 def image_changes(image: PreparedImage) -> tuple[bool, bool]:
-    """(converted, fitted): whether the format changed, and whether it shrank for the budget."""
-    converted = image.original_format.upper() not in _IMAGE_FORMATS.get(image.mime_type, set())
+    """(converted, fitted): given in a type Gemini refuses, and shrunk for the budget."""
+    converted = image.original_format.upper() not in _GEMINI_FORMATS
     fitted = any("request budget" in change for change in image.changes)
     return converted, fitted
 

@@ -11,6 +11,7 @@ unwrapped and made readable by the clients' own `_readable_error`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, cast
@@ -112,10 +113,16 @@ def from_library_error(exc: Exception) -> GatewayError:
     return GatewayError(400, f"The messages could not be read: {exc}", code="invalid_messages")
 
 
+#: Codes that read better than the class name alone.
+_CODES = {"FetchError": "fetch_failed"}
+
+
 def _code(name: str) -> str:
-    """`ImageTooLargeError` -> `image_too_large`: a stable code a program can match."""
-    name = name.removesuffix("Error")
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    """`ImageTooLargeError` -> `image_too_large`, `BlockedURLError` -> `blocked_url`."""
+    if name in _CODES:
+        return _CODES[name]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return words.lower().removesuffix("_error")
 
 
 def from_upstream(
