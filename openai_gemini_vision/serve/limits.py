@@ -43,6 +43,8 @@ class Admission:
         self.wait = wait
         self.requests = 0
         self.bytes = 0
+        self.peak_bytes = 0
+        """The most bytes ever reserved at once."""
         self._waiters: list[asyncio.Future[None]] = []
 
     def _busy(self, what: str) -> GatewayError:
@@ -118,6 +120,7 @@ class Ticket:
             f"{admission.max_bytes:,} bytes in flight",
         )
         admission.bytes += total - self.bytes
+        admission.peak_bytes = max(admission.peak_bytes, admission.bytes)
         self.bytes = total
 
     def close(self) -> None:
