@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
@@ -58,10 +59,8 @@ def _open_fds(kind: str = "") -> int:
     """File descriptors this process holds (those whose target starts with `kind`)."""
     count = 0
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
             count += os.readlink(f"/proc/self/fd/{fd}").startswith(kind)
-        except OSError:  # the listing's own descriptor, closed by now
-            pass
     return count
 
 
