@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -166,3 +167,54 @@ def test_a_waiting_request_takes_the_freed_slot() -> None:
         second.close()
 
     asyncio.run(scenario())
+
+
+def test_chunked_body_is_cut_off_at_the_limit(fake: FakeGemini) -> None:
+    """A body sent without Content-Length is still refused with a 413 past max_body_bytes."""
+
+    def pieces() -> Iterator[bytes]:
+        for _ in range(50):
+            yield b"x" * 1000
+
+    with running(config_for(fake, max_body_bytes=10_000)) as gateway:
+        response = httpx2.post(
+            f"{gateway.base_url}/chat/completions", content=pieces(), headers=AUTH
+        )
+    assert response.status_code == 413
+    assert "at least" in response.json()["error"]["message"]
+
+
+def test_image_work_runs_off_the_event_loop(
+    fake: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one request's images are being prepared, the gateway still answers others."""
+    from openai_gemini_vision.request import prepare
+
+    started, finish = threading.Event(), threading.Event()
+    build = prepare._build
+
+    def held_build(plan: Any, *args: Any) -> Any:
+        if plan.slots:  # image work: held until the other requests were answered
+            started.set()
+            finish.wait(60)
+        return build(plan, *args)
+
+    monkeypatch.setattr(prepare, "_build", held_build)
+    image = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    body = {
+        "model": MODEL,
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": image}}]}
+        ],
+    }
+    with running(config_for(fake)) as gateway:
+        results: list[httpx2.Response] = []
+        thread = _in_background(f"{gateway.base_url}/chat/completions", body, results)
+        assert started.wait(60)
+        health = httpx2.get(f"{gateway.url}/healthz", timeout=60)  # answered meanwhile
+        text = httpx2.post(f"{gateway.base_url}/chat/completions", json=BODY, headers=AUTH)
+        finish.set()
+        thread.join(60)
+    assert health.status_code == 200
+    assert text.status_code == 200
+    assert results[0].status_code == 400  # a 1x1 GIF without pixels: refused, after the wait
