@@ -316,9 +316,13 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             write()
 
         def _fault(self, fault: str, body: dict[str, Any]) -> None:
-            """Misbehave as scripted; counted in `statuses` as 0 (no status was sent)."""
-            self.close_connection = True
+            """Misbehave as scripted; counted in `statuses` as 0 (no status was sent).
+
+            A request answered in the end (HANG or STALL released) keeps its connection
+            open, as a normal answer does; the others close it.
+            """
             if fault == RESET:
+                self.close_connection = True
                 fake._end(0)
                 _reset(self.connection)
                 return
@@ -328,6 +332,7 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                     fake._end(status)
                     write()
                 else:
+                    self.close_connection = True
                     fake._end(0)
                 return
             text = fake.answer(body)
@@ -377,10 +382,12 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
                 if number == 1 and fault == BREAK:
                     fake._hold(self.connection)
+                    self.close_connection = True
                     fake._end(0)
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if number == 1 and fault == STALL and not fake._hold(self.connection):
+                    self.close_connection = True
                     fake._end(0)
                     return
             if fault is not None:

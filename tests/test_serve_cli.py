@@ -168,6 +168,7 @@ def test_several_workers_serve_the_same_port() -> None:
             client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
             for _ in range(4)
         ]
+        client.close()
         process.send_signal(signal.SIGTERM)
         code = process.wait(LIMIT)
     assert [a.choices[0].message.content for a in answers] == ["I see 0 image(s): ."] * 4

@@ -191,6 +191,7 @@ class Gateway:
                 if chat
                 else (self._forward(request, body, key, record))
             )
+            del body  # the coroutine holds it, and lets it go once parsed
             response = await _unless_disconnected(request, work)
         except GatewayError as exc:
             response = self._failed(exc, record)
@@ -284,10 +285,17 @@ class Gateway:
         record.images = len(prepared.images)
         record.tokens_estimated = estimate
         self.metrics.prepared(prepared.images, estimate)
-        if prepared.images or prepared.messages != messages:
+        # Unchanged messages (no image, or every image passed through as it came) are
+        # forwarded as the client's own bytes: nothing serialized again.
+        if prepared.messages != messages:
             payload["messages"] = prepared.messages
+            # Only the body to send is left alive while it is built: the parsed input and
+            # the decoded images go first (memory: see limits.BODY_COPIES).
+            del prepared, messages, body
             body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        del payload, messages, prepared
+        else:
+            del prepared, messages
+        del payload
         headers = {"x-request-id": record.id, ESTIMATE_HEADER: str(estimate)}
         upstream = await self.upstream.send(
             "POST", "chat/completions", query="", body=body, headers=request.headers, key=key

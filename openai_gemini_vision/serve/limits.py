@@ -17,10 +17,11 @@ from .problems import GatewayError
 
 __all__ = ["Admission", "Ticket", "read_body", "request_cost"]
 
-#: Copies of the body a request holds at its peak: the bytes received, the parsed JSON's
-#: strings, and the body serialized again for the upstream (measured in bench_serve.py's
-#: memory workload: peak RSS stays under this many bodies per request in flight).
-BODY_COPIES = 3
+#: Copies of its body a request holds at its peak, while its images are prepared: the
+#: bytes received, the parsed JSON's strings, an image's decoded bytes (3/4 of its base64)
+#: and its new data URL; later the body serialized for the upstream replaces them. Checked
+#: by bench_serve.py's memory workload (peak RSS against --max-bytes-in-flight).
+BODY_COPIES = 4
 
 
 def request_cost(body_bytes: int, image_urls: int, max_fetch_bytes: int) -> int:
@@ -136,15 +137,18 @@ async def read_body(
     limit: int,
     reserve: Callable[[int], Awaitable[None]],
 ) -> bytes:
-    """The request body, refused with a 413 past `limit` bytes, its bytes reserved first.
+    """The request body, refused with a 413 past `limit` bytes, its cost reserved first.
 
-    A declared Content-Length is checked and reserved before anything is read; a body
-    sent without one is reserved as it arrives.
+    What the body will cost (`BODY_COPIES` times its size) is reserved in one step
+    before anything is read, from a declared Content-Length, so a request waiting for
+    room holds nothing: requests holding part of what they need while waiting for the
+    rest could wait on each other until every one timed out. A body sent without a
+    Content-Length is reserved as it arrives.
     """
     if declared is not None:
         if declared > limit:
             raise _too_big(declared, limit)
-        await reserve(declared)
+        await reserve(BODY_COPIES * declared)
     chunks: list[bytes] = []
     size = 0
     async for chunk in stream():
@@ -152,7 +156,7 @@ async def read_body(
         if size > limit:
             raise _too_big(size, limit, at_least=True)
         if declared is None or size > declared:
-            await reserve(size)
+            await reserve(BODY_COPIES * size)
         chunks.append(chunk)
     return b"".join(chunks)
 
