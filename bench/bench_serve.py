@@ -292,7 +292,7 @@ def _maybe_litellm(script: str | None, upstream: str) -> Iterator[str | None]:
 
 
 def _added_row(
-    what: str, times: dict[str, list[float]], target: str
+    what: str, times: dict[str, list[float]], p50_max: float | None, p99_max: float | None
 ) -> tuple[str, str, str, str, str]:
     direct = times["direct"]
 
