@@ -169,7 +169,7 @@ def _node_ready() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed"
     if not (NODE_DIR / "node_modules" / "openai").is_dir():
-        return "the openai npm package is missing: run `npm ci --prefix tests/node` (.ci/run does)"
+        return "the openai npm package is missing: run `npm install --prefix tests/node --no-package-lock` (.ci/run does)"
     return None
 
 

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -173,66 +173,73 @@ class Gateway:
         chat = request.method == "POST" and request.url.path.rstrip("/") == "/v1/chat/completions"
         route = "/v1/chat/completions" if chat else "/v1/*"
         ticket: Ticket | None = None
-        response: Response | None = None
         try:
-            peer = request.client.host if request.client else None
-            key = self.auth.upstream_key(request.headers, peer)
-            ticket = await self.admission.enter()
-            declared = request.headers.get("content-length")
-            body = await read_body(
-                request.stream,
-                int(declared) if declared and declared.isdigit() else None,
-                self.config.max_body_bytes,
-                ticket.reserve,
-            )
-            record.bytes_in = len(body)
-            work = (
-                self._chat(request, body, key, ticket, record)
-                if chat
-                else (self._forward(request, body, key, record))
-            )
-            del body  # the coroutine holds it, and lets it go once parsed
-            response = await _unless_disconnected(request, work)
-        except GatewayError as exc:
-            response = self._failed(exc, record)
-        except _ClientGone:
-            response = Response(status_code=_CLIENT_GONE)
-            record.error = "client_disconnected"
-        except Exception as exc:
-            log.exception("request %s failed", record.id)
-            response = self._failed(
-                GatewayError(
+            try:
+                peer = request.client.host if request.client else None
+                key = self.auth.upstream_key(request.headers, peer)
+                ticket = await self.admission.enter()
+                declared = request.headers.get("content-length")
+                body = await read_body(
+                    request.stream,
+                    int(declared) if declared and declared.isdigit() else None,
+                    self.config.max_body_bytes,
+                    ticket.reserve,
+                )
+                record.bytes_in = len(body)
+                work = (
+                    self._chat(request, body, key, ticket, record)
+                    if chat
+                    else self._forward(request, body, key, record)
+                )
+                del body  # the coroutine holds it, and lets it go once parsed
+                response = await _unless_disconnected(request, work)
+            except GatewayError as exc:
+                response = self._failed(exc, record)
+            except _ClientGone:
+                response = Response(status_code=_CLIENT_GONE)
+                record.error = "client_disconnected"
+            except Exception as exc:
+                log.exception("request %s failed", record.id)
+                problem = GatewayError(
                     500,
-                    f"The gateway failed: {type(exc).__name__}. It was logged "
-                    f"as request {record.id}.",
+                    f"The gateway failed ({type(exc).__name__}); it was logged as request "
+                    f"{record.id}.",
                     code="internal_error",
-                ),
-                record,
-            )
-        if isinstance(response, ForwardedStream):
-            held = ticket
-
-            def closed(outcome: StreamOutcome) -> None:
-                if held is not None:
-                    held.close()
-                record.bytes_out = outcome.bytes_out
-                record.tokens_reported = outcome.tokens_reported
-                if outcome.error:
-                    record.error = outcome.error
-                    self.metrics.error(502, outcome.error)
-                elif not outcome.completed:
-                    record.error = "client_disconnected"
-                self._finish(record, started, route)
-
-            response.on_close = closed
+                )
+                response = self._failed(problem, record)
+            if isinstance(response, ForwardedStream):
+                # The stream gives the slot back when it ends, however it ends.
+                response.on_close = self._stream_closed(ticket, record, started, route)
+                ticket = None
+                record.status = response.status_code
+                return response
             record.status = response.status_code
+            record.bytes_out = len(response.body)
+            self._finish(record, started, route)
             return response
-        if ticket is not None:
-            ticket.close()
-        record.status = response.status_code
-        record.bytes_out = len(response.body)
-        self._finish(record, started, route)
-        return response
+        finally:
+            # Synchronous, so that it also happens when this request is cancelled.
+            if ticket is not None:
+                ticket.close()
+
+    def _stream_closed(
+        self, ticket: Ticket | None, record: AccessRecord, started: float, route: str
+    ) -> Callable[[StreamOutcome], None]:
+        """What a forwarded stream does when it ends: give back its slot, count, log."""
+
+        def closed(outcome: StreamOutcome) -> None:
+            if ticket is not None:
+                ticket.close()
+            record.bytes_out = outcome.bytes_out
+            record.tokens_reported = outcome.tokens_reported
+            if outcome.error:
+                record.error = outcome.error
+                self.metrics.error(502, outcome.error)
+            elif not outcome.completed:
+                record.error = "client_disconnected"
+            self._finish(record, started, route)
+
+        return closed
 
     async def _chat(
         self, request: Request, body: bytes, key: str, ticket: Ticket, record: AccessRecord
@@ -313,12 +320,16 @@ class Gateway:
 
     async def _read(self, upstream: aiohttp.ClientResponse, key: str) -> bytes:
         """The upstream's whole answer; its error statuses turned into readable errors."""
+        answer: bytes | None = None
         try:
-            answer: bytes = await upstream.read()
+            answer = await upstream.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            upstream.close()
             raise failure(exc, self.upstream.name) from None
-        upstream.release()
+        finally:
+            if answer is None:
+                upstream.close()  # failed or cancelled: the connection cannot be reused
+            else:
+                upstream.release()
         if upstream.status >= 400:
             raise from_upstream(upstream.status, answer, key, upstream.headers)
         return answer
