@@ -256,3 +256,15 @@ def test_unknown_path_is_an_openai_shaped_404(fake: FakeGemini) -> None:
         response = httpx2.get(f"{gateway.url}/chat/completions", headers=AUTH)
     assert response.status_code == 404
     assert "/v1" in _error(response)["message"]
+
+
+def test_errors_not_in_gemini_shape_are_shown_with_the_key_masked() -> None:
+    """An upstream error page that is not Gemini's JSON is passed on readable, any echoed key masked."""
+    from openai_gemini_vision.serve.problems import from_upstream
+
+    page = from_upstream(502, f"<html>bad gateway for {UPSTREAM_KEY}</html>".encode(), UPSTREAM_KEY)
+    other = from_upstream(404, b'{"detail": "no such model"}', UPSTREAM_KEY)
+    assert page.status == 502
+    assert "bad gateway for <api key>" in page.message
+    assert UPSTREAM_KEY not in page.message
+    assert other.message == 'Error code: 404 - {"detail": "no such model"}'

@@ -137,8 +137,10 @@ def from_upstream(
     # retries (to word a 429); the gateway itself never retries.
     reader = cast(Any, SimpleNamespace(api_key=key, max_retries=0))
     message, unwrapped = _readable_error(reader, f"Error code: {status}", body, status)
-    if isinstance(body, str) and body:
-        message = f"Error code: {status} - {body}"
+    if message == f"Error code: {status}" and body:
+        # Not Gemini's error shape (a proxy's page, another service): show what came.
+        shown = body if isinstance(body, str) else json.dumps(body)[:2000]
+        message = f"Error code: {status} - {shown}"
         if key and len(key) >= 8:
             message = message.replace(key, "<api key>")
     error = unwrapped.get("error") if isinstance(unwrapped, Mapping) else None
