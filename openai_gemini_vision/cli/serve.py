@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -216,8 +217,6 @@ def serve(
     if workers == 1:
         uvicorn.run(gateway.create_app(config, host=host), **options)
         return
-    import os
-
     os.environ[gateway.config.CONFIG_ENVIRONMENT] = config.to_environment()
     uvicorn.run(
         "openai_gemini_vision.serve.app:app_from_environment",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from ..images import PreparedImage
+from .. import PreparedImage
 
 __all__ = ["CONTENT_TYPE", "Metrics", "image_changes"]
 
