@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -174,3 +175,26 @@ def test_several_workers_serve_the_same_port() -> None:
     assert [a.choices[0].message.content for a in answers] == ["I see 0 image(s): ."] * 4
     assert fake.authorizations == ["Bearer server-key-not-real"] * 4
     assert code in (0, -signal.SIGTERM)
+
+
+def test_keys_from_flags_and_environment_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--api-key (repeated) and OGV_SERVE_API_KEYS both count; with them a wide bind is allowed."""
+    import uvicorn
+
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
+    monkeypatch.setenv("GEMINI_API_KEY", "server-key-not-real")
+    monkeypatch.setenv("OGV_SERVE_API_KEYS", "env-key-aaaaaaaaaaaaaaaa, env-key-bbbbbbbbbbbbbbbb")
+    first, second = "flag-key-cccccccccccccccc", "flag-key-dddddddddddddddd"
+    wide = "0.0.0.0"  # noqa: S104 - never bound: uvicorn.run is replaced
+    args = ["serve", "--host", wide, "--port", "9999", "--api-key", first, "--api-key", second]
+    result = CliRunner().invoke(ogv, args)
+    assert result.exit_code == 0, result.output
+    config = started["app"].state.gateway.config
+    keys = {key.get_secret_value() for key in config.gateway_keys}
+    assert keys == {first, second, "env-key-aaaaaaaaaaaaaaaa", "env-key-bbbbbbbbbbbbbbbb"}
+    assert (started["host"], started["port"]) == (wide, 9999)
+    assert started["timeout_graceful_shutdown"] == 30.0
+    # Keys are never printed, not even in the banner.
+    assert first not in result.output
+    assert "4 gateway key(s)" in result.output
