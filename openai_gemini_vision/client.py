@@ -32,7 +32,7 @@ from .policy import DEFAULT_POLICY, ImagePolicy
 from .request.prepare import PreparedRequest, aprepare_messages, is_prepared, prepare_messages
 from .token_rules import backend_for_base_url, media_resolution_in
 
-__all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "wrap"]
+__all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "readable_error", "wrap"]
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 
@@ -234,14 +234,16 @@ def _error_message(status: int, message: str, error: Mapping[str, Any], max_retr
 
 
 class _Client(Protocol):
-    """What `_readable_error` reads of a client."""
+    """What `readable_error` reads of a client."""
 
     max_retries: int
     api_key: str
 
 
-def _readable_error(client: _Client, err_msg: str, body: object, status: int) -> tuple[str, object]:
-    """(message, body) for openai's exception: Gemini's `[{"error": {...}}]` unwrapped."""
+def readable_error(client: _Client, err_msg: str, body: object, status: int) -> tuple[str, object]:
+    """(message, body) for an error answer: Gemini's `[{"error": {...}}]` unwrapped, and
+    the fix named where Gemini's text does not (a refused key, quota). The clients and the
+    gateway show Gemini's errors through it."""
     if (
         isinstance(body, list)
         and len(body) == 1
@@ -345,7 +347,7 @@ class _Hooks(BaseClient[Any, Any]):
     def _make_status_error(
         self, err_msg: str, *, body: object, response: httpx2.Response
     ) -> openai.APIStatusError:
-        err_msg, body = _readable_error(self, err_msg, body, response.status_code)
+        err_msg, body = readable_error(self, err_msg, body, response.status_code)
         made: openai.APIStatusError = super()._make_status_error(
             err_msg, body=body, response=response
         )

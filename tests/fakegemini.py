@@ -4,8 +4,9 @@ It answers `POST /v1beta/openai/chat/completions` in the shapes of the real reco
 `../shared/reference/cassettes/` (GEMINI_FACTS.md, "Response shapes"): no
 `system_fingerprint`, streamed chunks without `id` and with `usage` on every chunk, errors
 as a JSON array `[{"error": {...}}]`. It can wait before answering, answer the next few
-requests with a scripted status (429, 500, ...), reject a bad key the way Gemini does, and
-counts how many requests were in flight at once.
+requests with a scripted status (429, 500, ...) or fault (a reset connection, no answer,
+a stream that stalls or breaks), reject a bad key the way Gemini does, counts how many
+requests were in flight at once, and records requests whose client went away.
 
     with FakeGemini(latency=0.1) as fake:
         client = OpenAI(api_key="k", base_url=fake.base_url)
@@ -18,6 +19,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import select
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -27,9 +31,32 @@ from typing import Any
 
 from openai_gemini_vision.images.prepared import payload_placeholder
 
-__all__ = ["FakeGemini", "images_in"]
+__all__ = ["BREAK", "HANG", "RESET", "STALL", "FakeGemini", "images_in"]
 
 PREFIX = "/v1beta/openai/"
+
+#: Faults `FakeGemini.script` takes besides statuses.
+RESET = "reset"
+"""Read the request, then reset the connection (TCP RST) without answering."""
+HANG = "hang"
+"""Never answer, until `release()` (then answer normally) or the client goes away."""
+STALL = "stall"
+"""Stream: send the headers and first chunk, then wait as HANG does before the rest."""
+BREAK = "break"
+"""Stream: send the headers and first chunk, wait as STALL does, then close the connection
+mid-body instead of going on. (The wait lets a test see the first chunk arrive: a client
+may drop bytes it had not read yet when the connection fails.)"""
+
+#: Longest a held request waits for `release()`: a test that forgets still ends.
+HOLD_LIMIT = 60.0
+
+MODELS = {
+    "object": "list",
+    "data": [
+        {"id": "models/gemini-2.5-flash", "object": "model", "owned_by": "google"},
+        {"id": "models/gemini-2.5-pro", "object": "model", "owned_by": "google"},
+    ],
+}
 
 # Gemini's own error texts (GEMINI_FACTS.md, "Errors" and "Limits").
 _STATUS_TEXT = {
@@ -95,7 +122,16 @@ class FakeGemini:
         self.statuses: list[int] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._script: deque[int] = deque()
+        self.authorizations: list[str | None] = []
+        """The Authorization header of every chat request, in order."""
+        self.cancelled = 0
+        """Held requests (HANG, STALL) whose client closed the connection first."""
+        self.held = 0
+        """Requests now waiting in HANG or STALL."""
+        self._released = threading.Event()
+        self._stopping = threading.Event()
+        self._changed = threading.Condition()
+        self._script: deque[int | str] = deque()
         self._files: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
@@ -109,10 +145,23 @@ class FakeGemini:
         """The URL to pass as `base_url` / `--base-url` / GEMINI_BASE_URL."""
         return f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
 
-    def script(self, *statuses: int) -> None:
-        """Answer the next requests with these statuses, in order, before answering normally."""
+    def script(self, *statuses: int | str) -> None:
+        """Answer the next requests with these statuses or faults, in order, then normally."""
         with self._lock:
             self._script.extend(statuses)
+
+    def release(self) -> None:
+        """Let every held request (HANG, STALL), now and later, go on normally."""
+        self._released.set()
+
+    def wait_for(self, condition: Callable[[FakeGemini], bool], timeout: float = 30.0) -> bool:
+        """Wait until `condition(self)` holds (checked whenever a request changes state)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: condition(self), timeout)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def serve(self, path: str, data: bytes) -> str:
         """Serve `data` at GET `path` (an image URL for the client to fetch); returns its URL."""
@@ -124,24 +173,65 @@ class FakeGemini:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
 
-    def _begin(self, body: dict[str, Any]) -> None:
+    def _begin(self, body: dict[str, Any], authorization: str | None) -> None:
         with self._lock:
             self.requests.append(body)
+            self.authorizations.append(authorization)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self._notify()
 
     def _end(self, status: int) -> None:
         with self._lock:
             self.in_flight -= 1
             self.statuses.append(status)
+        self._notify()
 
-    def _scripted(self) -> int | None:
+    def _hold(self, connection: socket.socket) -> bool:
+        """Wait for `release()`; False (and counted as cancelled) if the client left first."""
+        with self._lock:
+            self.held += 1
+        self._notify()
+        try:
+            deadline = time.monotonic() + HOLD_LIMIT
+            while time.monotonic() < deadline and not self._stopping.is_set():
+                if self._released.wait(0.01):
+                    return True
+                if _closed_by_peer(connection):
+                    with self._lock:
+                        self.cancelled += 1
+                    return False
+            return False
+        finally:
+            with self._lock:
+                self.held -= 1
+            self._notify()
+
+    def _scripted(self) -> int | str | None:
         with self._lock:
             return self._script.popleft() if self._script else None
+
+
+def _closed_by_peer(connection: socket.socket) -> bool:
+    """Whether the other end closed or reset the connection (nothing more will come)."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def _reset(connection: socket.socket) -> None:
+    """Close with a TCP RST instead of a FIN: SO_LINGER on, with a zero timeout."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
 
 
 def _error_body(status: int, message: str | None = None, reason: str | None = None) -> bytes:
@@ -193,7 +283,11 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def do_GET(self) -> None:
-            data = fake._files.get(self.path)
+            path = self.path.split("?", 1)[0]  # a signed URL's query does not name the file
+            if path == PREFIX + "models":
+                self._send(200, json.dumps(MODELS).encode())
+                return
+            data = fake._files.get(path)
             if data is None:
                 self._send(404, b"not found", "text/plain")
             else:
@@ -205,23 +299,56 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 self._send(404, _error_body(404, f"Not found: {self.path}"))
                 return
             body = json.loads(raw)
-            fake._begin(body)
+            fake._begin(body, self.headers.get("Authorization"))
             try:
                 time.sleep(fake.latency)
                 status, write = self._reply(body)
             except BaseException:
                 fake._end(500)
                 raise
+            if isinstance(status, str):
+                self._fault(status, body)
+                return
             # Counted before the first byte goes out: a client holding its answer must
             # find it in `statuses`, and must not find it still `in_flight`.
             fake._end(status)
+            assert write is not None
             write()
 
-        def _reply(self, body: dict[str, Any]) -> tuple[int, Callable[[], None]]:
-            """The status of the answer to `body`, and how to write it."""
+        def _fault(self, fault: str, body: dict[str, Any]) -> None:
+            """Misbehave as scripted; counted in `statuses` as 0 (no status was sent).
+
+            A request answered in the end (HANG or STALL released) keeps its connection
+            open, as a normal answer does; the others close it.
+            """
+            if fault == RESET:
+                self.close_connection = True
+                fake._end(0)
+                _reset(self.connection)
+                return
+            if fault == HANG:
+                if fake._hold(self.connection):
+                    status, write = self._answer(body)
+                    fake._end(status)
+                    write()
+                else:
+                    self.close_connection = True
+                    fake._end(0)
+                return
+            text = fake.answer(body)
+            self._stream(body, text, fault=fault)
+
+        def _reply(self, body: dict[str, Any]) -> tuple[int | str, Callable[[], None] | None]:
+            """The status (or fault) of the answer to `body`, and how to write it."""
             scripted = fake._scripted()
+            if isinstance(scripted, str):
+                return scripted, None
             if scripted is not None:
                 return scripted, lambda: self._send(scripted, _error_body(scripted))
+            return self._answer(body)
+
+        def _answer(self, body: dict[str, Any]) -> tuple[int, Callable[[], None]]:
+            """The answer to `body` when nothing is scripted."""
             if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 message = "API key not valid. Please pass a valid API key."
                 return 400, lambda: self._send(400, _error_body(400, message, "API_KEY_INVALID"))
@@ -232,7 +359,7 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 return 200, lambda: self._stream(body, text)
             return 200, lambda: self._send(200, json.dumps(_completion(body, text)).encode())
 
-        def _stream(self, body: dict[str, Any], text: str) -> None:
+        def _stream(self, body: dict[str, Any], text: str, fault: str | None = None) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
@@ -253,6 +380,18 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                     "usage": _usage(body, "".join(pieces[:number])),
                 }
                 self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+                if number == 1 and fault == BREAK:
+                    fake._hold(self.connection)
+                    self.close_connection = True
+                    fake._end(0)
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if number == 1 and fault == STALL and not fake._hold(self.connection):
+                    self.close_connection = True
+                    fake._end(0)
+                    return
+            if fault is not None:
+                fake._end(200)
             self._write_chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
 

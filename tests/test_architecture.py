@@ -93,7 +93,8 @@ def test_every_part_has_a_layer_in_architecture_md() -> None:
 
 def test_imports_only_go_down_the_layers() -> None:
     """A part imports only from parts below it (or from itself): data flows one way."""
-    layers = _layers()
+    # The package's __init__ re-exports everything: it stands above every part.
+    layers = {**_layers(), "__init__": 99}
     upward = []
     for module in MODULES:
         part = _part(module)

@@ -1,4 +1,4 @@
-"""The `ogv` command line: ask about images, estimate tokens, caption folders, draw boxes.
+"""The `ogv` command line: ask about images, estimate tokens, caption folders, draw boxes, serve.
 
 Each command lives in its own module; `_common` maps library errors to exit codes in
 one place.
@@ -11,6 +11,7 @@ from .ask import ask
 from .batch import batch
 from .caption import caption
 from .detect import detect
+from .serve import serve
 from .tokens import tokens
 
 ogv.add_command(ask)
@@ -18,5 +19,6 @@ ogv.add_command(tokens)
 ogv.add_command(caption)
 ogv.add_command(detect)
 ogv.add_command(batch)
+ogv.add_command(serve)
 
 __all__ = ["main", "ogv"]
