@@ -4,6 +4,7 @@ order, every chunk's CRC (the pixel data's too); sending and estimating refuse a
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from pathlib import Path
@@ -75,6 +76,25 @@ def test_a_png_whose_pixel_data_fails_its_crc_is_refused(tmp_path: Path) -> None
     idat = bytearray(chunk(b"IDAT", PIXELS))
     idat[-1] ^= 0x01  # the CRC's last bit: the pixels themselves may still inflate
     message = refused_alike(png_of(IHDR, bytes(idat), IEND), tmp_path)
+    assert "the 'IDAT' chunk fails its CRC check" in message
+
+
+def test_a_crc_failure_deep_in_a_large_png_is_found_by_the_estimate_too(tmp_path: Path) -> None:
+    """Past the first megabyte the estimate reads the file in windows, and still finds it."""
+    width, height = 1000, 3000  # 3 MB of noise: its compressed data is about as large
+    noise = random.Random(0).randbytes(width * height)
+    rows = b"".join(b"\x00" + noise[y * width : (y + 1) * width] for y in range(height))
+    data = zlib.compress(rows, 1)
+    idats = [chunk(b"IDAT", data[i : i + 8192]) for i in range(0, len(data), 8192)]
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    sound = png_of(ihdr, *idats, IEND)
+    path = tmp_path / "sound.png"
+    path.write_bytes(sound)
+    estimate = estimate_tokens([{"role": "user", "content": [path]}], MODEL)
+    assert (estimate.images[0].changes, estimate.images[0].size) == ((), (width, height))
+    late = len(idats) * 5 // 6
+    idats[late] = idats[late][:-1] + bytes([idats[late][-1] ^ 0x80])
+    message = refused_alike(png_of(ihdr, *idats, IEND), tmp_path)
     assert "the 'IDAT' chunk fails its CRC check" in message
 
 
