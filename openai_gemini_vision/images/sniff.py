@@ -297,8 +297,8 @@ def _jpeg_problem(blob: Blob) -> str | None:
 def check_complete(info: ImageInfo, blob: Blob) -> None:
     """Raise CorruptImageError when a PNG, JPEG, WebP or HEIF file is cut short or broken.
 
-    Reads only what the check needs: a JPEG's head and tail, a PNG's chunk headers (and
-    the small chunks), a HEIF file's box headers.
+    Reads only what the check needs: a JPEG's head and tail, a PNG's chunks (every
+    byte, for their CRCs), a HEIF file's box headers.
     """
     problem = None
     if info.format in {"JPEG", "MPO"}:
