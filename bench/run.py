@@ -29,6 +29,7 @@ import bench_caption
 import bench_fetch
 import bench_images
 import bench_memory
+import bench_png_crc
 import bench_request
 import bench_tokens
 from offline import blocked, forbid_network
@@ -52,6 +53,7 @@ PACKAGES = [
 # where one run takes seconds; the modules time their slowest recipes fewer times still.
 WORKLOADS: list[tuple[str, Callable[[int], list[Row]], int, int]] = [
     ("1. passthrough", bench_images.passthrough_rows, 21, 3),
+    ("1b. PNG chunk CRCs", bench_png_crc.crc_rows, 9, 3),
     ('2. detail="low"', bench_images.low_detail_rows, 21, 3),
     ("3. three 12 MP PNGs", bench_request.fitting_rows, 5, 1),
     ("4. token estimate", bench_tokens.estimate_rows, 9, 3),

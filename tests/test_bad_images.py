@@ -15,18 +15,18 @@ import io
 import re
 import struct
 import textwrap
-import threading
 import time
 import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_from_bytes
 
 import pytest
+from bounded import run_bounded
 from imaging import data_url, encode, exif_with_broken_tag, image_bytes, photo
 from PIL import Image
 
@@ -39,40 +39,6 @@ from openai_gemini_vision import (
     UnsupportedImageError,
     load_image,
 )
-
-# Seconds any single case may take (they take milliseconds, the largest decode about one
-# second; a hang or a full decode of a decompression bomb would not finish).
-TIME_BOUND = 10.0
-
-
-@dataclass
-class Outcome:
-    """What a bounded call gave: its result or exception, and every warning it raised."""
-
-    result: object = None
-    error: BaseException | None = None
-    warned: list[str] = field(default_factory=list)
-
-
-def run_bounded(call: Callable[[], object], seconds: float = TIME_BOUND) -> Outcome:
-    """Run `call` in a worker thread, recording warnings; fail the test if it outlives `seconds`."""
-    outcome = Outcome()
-
-    def work() -> None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                outcome.result = call()
-            except BaseException as exc:  # noqa: BLE001 - handed to the test to judge
-                outcome.error = exc
-        outcome.warned = [f"{w.category.__name__}: {w.message}" for w in caught]
-
-    worker = threading.Thread(target=work, name="bad-image case", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        pytest.fail(f"still running after {seconds} s: a hang or an unbounded decode")
-    return outcome
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

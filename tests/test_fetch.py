@@ -285,6 +285,8 @@ REFUSED_LITERALS = {
     "[::ffff:169.254.169.254]": "link-local",
     "[64:ff9b::a9fe:a9fe]": "link-local",
     "[2002:7f00:1::]": "loopback",
+    "[2606:4700::5efe:192.168.1.1]": "private address 192.168.1.1, inside",  # ISATAP
+    "[2606:4700::200:5efe:127.0.0.1]": "loopback address 127.0.0.1, inside",  # ISATAP, u bit
     "2130706433": "127.0.0.1 written another way",
     "0x7f.1": "127.0.0.1 written another way",
     "0177.0.0.1": "127.0.0.1 written another way",
@@ -303,6 +305,32 @@ def test_private_addresses_are_refused_before_connecting(host: str, reason: str,
     assert "token=secret" not in str(caught.value)
     assert net.connects == []
     assert net.lookups == []
+
+
+def test_an_isatap_address_around_a_public_ipv4_is_not_refused() -> None:
+    """ISATAP is judged by the IPv4 it carries: a public one passes the address check."""
+    assert refusal(ipaddress.ip_address("2606:4700::5efe:93.184.216.34")) is None
+    assert refusal(ipaddress.ip_address("2606:4700::200:5efe:93.184.216.34")) is None
+
+
+LOOPBACK_NAMES = ["localhost", "localhost.", "LOCALHOST.", "img.localhost", "a.b.LocalHost."]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_NAMES)
+def test_names_reserved_for_loopback_are_refused_before_any_lookup(host: str, net: Net) -> None:
+    """localhost and every name under it (RFC 6761, 6.3) never reach the resolver."""
+    with pytest.raises(BlockedURLError, match="RFC 6761") as caught:
+        fetch_image(f"http://{host}:8080/a.png?token=secret", ImagePolicy())
+    assert "allow_private_urls=True" in str(caught.value)
+    assert "token=secret" not in str(caught.value)
+    assert net.lookups == []
+    assert net.connects == []
+
+
+def test_localhost_is_fetched_when_private_urls_are_allowed(server: Server) -> None:
+    """allow_private_urls=True lets localhost through to the resolver and the server."""
+    server.routes["/a.png"] = respond(200, PNG)
+    assert fetch_image(server.url("/a.png", host="localhost"), LOOPBACK) == PNG
 
 
 @pytest.mark.asyncio

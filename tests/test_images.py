@@ -263,18 +263,20 @@ def assert_quadrants(img: PreparedImage, w: int = 48, h: int = 32) -> None:
         assert near(out.getpixel(point), colour), (point, out.getpixel(point), colour)
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_orientation_is_turned_upright(fmt: str, orientation: int) -> None:
-    """Each of the eight EXIF orientations ends with the picture upright, in its own format."""
+    """Each of the eight EXIF orientations ends with the picture upright, in its own format
+    (a TIFF, which Pillow reports upright and turns while decoding, as a PNG)."""
     save = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
     data = encode(stored_for(orientation), fmt, orientation=orientation, **save)
     img = prepare_bytes(data)
     assert_quadrants(img)
-    assert img.mime_type == {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}[fmt]
-    if orientation == 1:
+    assert not any("downscaled" in change for change in img.changes)
+    assert img.mime_type == {"JPEG": "image/jpeg", "WEBP": "image/webp"}.get(fmt, "image/png")
+    if orientation == 1 and fmt != "TIFF":
         assert img.changes == ()
-    else:
+    if orientation != 1:
         assert img.orientation == orientation
         assert f"EXIF orientation {orientation}" in img.changes[0]
         assert (img.original_width, img.original_height) == stored_for(orientation).size
@@ -286,6 +288,16 @@ def test_fix_orientation_false_sends_the_stored_image() -> None:
     img = prepare_bytes(data, policy=ImagePolicy(fix_orientation=False))
     assert img.data is data
     assert (img.width, img.height, img.orientation) == (32, 48, 1)
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_fix_orientation_false_converts_a_tiff_as_stored(orientation: int) -> None:
+    """With fix_orientation=False a turned TIFF becomes a PNG of its stored pixels, unturned."""
+    stored = stored_for(orientation)
+    data = encode(stored, "TIFF", orientation=orientation)
+    img = prepare_bytes(data, policy=ImagePolicy(fix_orientation=False))
+    assert (img.width, img.height, img.orientation) == (*stored.size, 1)
+    assert opened(img).convert("RGB").tobytes() == stored.tobytes()
 
 
 def test_rotated_jpeg_is_re_encoded_at_quality_95_with_its_icc_profile() -> None:

@@ -5,7 +5,7 @@ https://www.iana.org/assignments/iana-ipv4-special-registry and
 https://www.iana.org/assignments/iana-ipv6-special-registry), so the answer does not
 depend on which Python patch release is running (`ipaddress.is_private` gained entries
 in 3.11.10 / 3.12.4). IPv6 addresses that carry an IPv4 address a gateway will connect
-to are judged by that IPv4 address.
+to (IPv4-mapped, 6to4, NAT64, ISATAP) are judged by that IPv4 address.
 """
 
 from __future__ import annotations
@@ -56,15 +56,21 @@ _NOT_PUBLIC: tuple[tuple[_V4 | _V6, str], ...] = (
 #: RFC 6052's well-known NAT64 prefix: the last 32 bits are the IPv4 address reached.
 _NAT64 = _V6("64:ff9b::/96")
 
+#: RFC 5214 (ISATAP), 6.1: an interface identifier of 0000:5efe or 0200:5efe (the
+#: universal/local bit set) followed by an IPv4 address, under any 64-bit prefix. A host
+#: that routes ISATAP delivers to that IPv4 address, whatever the prefix in front.
+_ISATAP_IDS = frozenset({0x00005EFE, 0x02005EFE})
+
 
 def _embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for: mapped, 6to4 or NAT64; else None."""
+    """The IPv4 address an IPv6 one stands for: mapped, 6to4, NAT64 or ISATAP; else None."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    low = int(address) & 0xFFFFFFFF
+    if address in _NAT64 or (int(address) >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        return ipaddress.IPv4Address(low)
     return None
 
 

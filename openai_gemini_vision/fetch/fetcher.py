@@ -7,7 +7,8 @@ into the machine's own network (server-side request forgery). Before any connect
 - the URL is read by httpx2's own parser, the one that connects, so no host can look
   different to the check than to the connection;
 - an IP literal, however it is spelled (`2130706433`, `0x7f.1`, `[::ffff:127.0.0.1]`),
-  is checked as the address it means (`addresses.refusal`);
+  is checked as the address it means (`addresses.refusal`); `localhost` and names under
+  it, reserved for loopback by RFC 6761, are refused without asking the resolver;
 - a host name is resolved once, every address it resolves to must be public, and the
   connection goes to one of those very addresses (no second lookup that a rebinding
   DNS server could answer differently). This happens in the connection pool's network
@@ -112,6 +113,13 @@ def _allowed(hosts: frozenset[str]) -> frozenset[str]:
     return frozenset(normal)
 
 
+def _is_loopback_name(host: str) -> bool:
+    """Whether `host` is localhost or a name under it, which RFC 6761 (6.3) reserves for
+    loopback: refused as such, not left to whatever the resolver happens to answer."""
+    name = _normal_host(host)
+    return name == "localhost" or name.endswith(".localhost")
+
+
 def _host_refusal(host: str, policy: ImagePolicy) -> str | None:
     """Why `host` (ASCII, as httpx2 connects to it) may not be fetched, or None."""
     if policy.allowed_hosts is not None and (
@@ -161,6 +169,11 @@ def _check_url(url: str, policy: ImagePolicy, shown: str | None = None) -> httpx
     problem = _host_refusal(host, policy)
     if problem:
         raise BlockedURLError(f"Cannot fetch {shown}: {problem}.")
+    if _is_loopback_name(host) and not policy.allow_private_urls:
+        raise BlockedURLError(
+            f"Refused to fetch {shown}: {host} is a name reserved for loopback (RFC 6761, "
+            f"section 6.3: localhost and every name under it). {_ALLOW_HINT}"
+        )
     if literal is not None and not policy.allow_private_urls:
         reason = refusal(literal)
         if reason:

@@ -1,9 +1,10 @@
 """An image's bytes, read as far as needed: the head, the tail, a range, or all of them.
 
 Sending needs every byte; estimating needs only what the checks look at (a JPEG's
-segments and its end marker, a PNG's chunk headers, a HEIF file's top-level boxes). One
-`Blob` serves both: checks read through it, so an estimate refuses a broken file in the
-very words sending would, while reading 64 KB of a 5 MB photo instead of all of it.
+segments and its end marker, a PNG's chunks and their CRCs, a HEIF file's top-level
+boxes). One `Blob` serves both: checks read through it, so an estimate refuses a broken
+file in the very words sending would, while reading 64 KB of a 5 MB photo instead of all
+of it.
 A file is read with `pread`, a data URL decoded a few kilobytes at a time.
 """
 

@@ -13,12 +13,17 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from ..errors import CorruptImageError, GeminiVisionError, ImageTooLargeError
+from ..errors import (
+    CorruptImageError,
+    GeminiVisionError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+)
 from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
 from .prepared import PreparedImage
-from .probe import ImageInfo, info_of, open_image, planned_size
+from .probe import ImageInfo, info_of, open_image, planned_size, too_large
 
 __all__ = [
     "encode_pil",
@@ -43,6 +48,19 @@ SHRINK_MIN_SIDE = 256
 # Formats whose pixels were already lossy-coded: converting them to PNG would only
 # inflate the bytes. Everything else Pillow reads (GIF, BMP, TIFF, ICO, PPM, ...) is lossless.
 _LOSSY_FORMATS = frozenset({"JPEG", "MPO", "AVIF", "JPEG2000", "HEIF"})
+
+# What each EXIF orientation asks for (Pillow's ImageOps.exif_transpose table), and the
+# way back, for a picture the decoder has already turned.
+_TURN = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_UNTURN = {**_TURN, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 
 _ORIENTATION_WORDS = {
     2: "mirrored left to right",
@@ -75,26 +93,58 @@ def is_lossless(mime_type: str, data: bytes) -> bool:
 
 
 @contextmanager
-def _decoding(what: str) -> Iterator[None]:
-    """Turn whatever Pillow raises or warns while decoding into a typed error."""
+def _decoding(
+    what: str, policy: ImagePolicy = DEFAULT_POLICY, im: Image.Image | None = None
+) -> Iterator[None]:
+    """Turn whatever Pillow raises or warns while decoding `im` into a typed error."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about metadata it skips (corrupt EXIF, tag data past the end of
+            # the file) and sizes over its bomb threshold (checked against max_pixels
+            # before decoding): the decode itself is judged by what it raises.
+            warnings.simplefilter("ignore")
             yield
     except GeminiVisionError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{exc} Pass a smaller image.") from None
+    except Image.DecompressionBombError:
+        # A part that decodes larger than the header said (an icon's JPEG 2000 entry).
+        raise too_large(None, policy) from None
     except MemoryError:
         raise ImageTooLargeError(
             f"Not enough memory to decode {what}. Downscale it first, or lower "
             "ImagePolicy(max_pixels=...) so such images are refused before decoding."
         ) from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged bytes
-        raise CorruptImageError(
-            f"{what} could not be decoded: it is truncated or damaged "
-            f"({type(exc).__name__}: {exc}). Pass the complete, undamaged file."
-        ) from None
+        raise _undecodable(what, im, exc) from None
+
+
+# TIFF compressions whose codecs are optional in libtiff builds (Pillow's names): a whole
+# file in one of them fails to decode exactly as a damaged one does.
+_OPTIONAL_TIFF_CODECS = frozenset({"webp", "zstd", "lzma"})
+
+
+def _undecodable(what: str, im: Image.Image | None, exc: Exception) -> GeminiVisionError:
+    """The error for a failed decode: a format needing a handler, a TIFF codec, or damage."""
+    failure = f"{type(exc).__name__}: {exc}"
+    if isinstance(im, ImageFile.StubImageFile):
+        # Pillow identifies WMF/EMF (drawn only on Windows), BUFR, GRIB and HDF5, and
+        # decodes them only through a handler registered with the plugin.
+        return UnsupportedImageError(
+            f"Pillow recognises this as {im.format} ({im.format_description}) but cannot "
+            f"decode it without a handler for it ({type(im).__module__}.register_handler; "
+            f"{failure}): convert it to PNG or JPEG first, then pass that."
+        )
+    codec = im.info.get("compression") if im is not None and im.format == "TIFF" else None
+    if codec in _OPTIONAL_TIFF_CODECS:
+        return CorruptImageError(
+            f"{what} ({codec} compression) could not be decoded ({failure}): the libtiff "
+            f"inside this Pillow may lack the {codec} codec, or the file is damaged. "
+            "Convert it to PNG or JPEG first, or pass the complete, undamaged file."
+        )
+    return CorruptImageError(
+        f"{what} could not be decoded: it is truncated or damaged ({failure}). "
+        "Pass the complete, undamaged file."
+    )
 
 
 def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
@@ -207,16 +257,21 @@ def _render(
     quality, lossless): the picture, the steps taken in words, and the bytes."""
     fmt, quality, lossless = output
     changes: list[str] = []
-    orientation = info.orientation if policy.fix_orientation else 1
+    orientation = info.orientation
     exif = None if policy.fix_orientation else im.info.get("exif")
-    with _decoding(f"The {info.format or 'given'} image"):
+    with _decoding(f"The {info.format or 'given'} image", policy, im):
         im.load()
-        if orientation != 1:
-            im = upright(im)
+        # The plan's orientation is applied, not what the decoded EXIF says now: a
+        # decoder that turns as it loads (TIFF) has dropped the tag by then.
+        if orientation != 1 and policy.fix_orientation:
+            if not info.turned_on_load:
+                im = im.transpose(_TURN[orientation])
             changes.append(
                 f"turned upright by its EXIF orientation {orientation} "
                 f"({_ORIENTATION_WORDS[orientation]})"
             )
+        elif orientation != 1 and info.turned_on_load:
+            im = im.transpose(_UNTURN[orientation])  # fix_orientation=False: as stored
         resizing = im.size != target
         im, note = _pixels_for(im, fmt, resizing)
         if note:
@@ -360,7 +415,7 @@ def shrink(image: PreparedImage, policy: ImagePolicy = DEFAULT_POLICY) -> Prepar
     """The next smaller version of `image` (see `images.shrink_step`), or None."""
     data = image.data
     lossless = is_lossless(image.mime_type, data)
-    with _decoding("The image"), open_image(data, policy) as im:
+    with _decoding("The image", policy), open_image(data, policy) as im:
         exif = None if policy.fix_orientation else im.info.get("exif")
         if lossless:
             im.load()

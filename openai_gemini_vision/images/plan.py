@@ -103,11 +103,7 @@ def _probe(blob: Blob, policy: ImagePolicy) -> ImageInfo:
                 raise  # too many pixels: the header said so, reading more cannot help
         except Exception:  # noqa: BLE001, S110 - any failure on a cut-off head means "read it all"
             pass
-    data = blob.all()
-    try:
-        return probe(data, policy)
-    except CorruptImageError as exc:
-        raise not_an_image(data) or exc from None
+    return probe(blob.all(), policy, explain=not_an_image)
 
 
 def plan_image(
@@ -148,7 +144,7 @@ def plan_image(
         if blob.complete:
             return plan
         # It will be decoded: read it all now, and the header again (a GIF's frame count).
-        full = probe(blob.all(), policy)
+        full = probe(blob.all(), policy, explain=not_an_image)
         return ImagePlan(
             blob, full, planned_size(full, detail=detail, policy=policy), detail, policy, label,
             notes, error_label,
