@@ -383,7 +383,7 @@ def test_a_request_over_the_budget_names_what_ogv_can_change(png: Path) -> None:
 # What the library tells Python callers to change, as opposed to ogv's flags.
 _PYTHON_FIX = re.compile(
     r"ImagePolicy\(|api_key=|max_retries=|with_options|structured=False|MAX_IMAGE_PIXELS"
-    r"|max_request_bytes=|detail=\"low\"|model= "
+    r"|max_request_bytes=|detail=\"low\"|model= |prepare_messages\("
 )
 # Fixes of settings ogv always sets itself (cli_policy) or never passes (a blank api_key):
 # their errors cannot reach an ogv user.

@@ -57,6 +57,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"than ImagePolicy\(fetch_timeout=([\d.]+)\) seconds\. Raise fetch_timeout,",
             r"than \1 seconds. Download it and pass the file,",
         ),
+        # An http(s) IMAGE in an estimate: request.estimate.
+        (r"prepare_messages\(\) gives ", "ogv ask prints "),
         # Detection: detection.detect; and what --detail low saves: token_rules.
         (r"Pass structured=False to", "Pass --no-schema to"),
         (r"--model / model= ", "--model "),
