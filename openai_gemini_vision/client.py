@@ -32,7 +32,7 @@ from .policy import DEFAULT_POLICY, ImagePolicy
 from .request.prepare import PreparedRequest, aprepare_messages, is_prepared, prepare_messages
 from .token_rules import backend_for_base_url, media_resolution_in
 
-__all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "readable_error", "wrap"]
+__all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "key_refused", "readable_error", "wrap"]
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 
@@ -206,15 +206,34 @@ class _Preparation:
         options.json_data = new_body
 
 
-def _error_message(status: int, message: str, error: Mapping[str, Any], max_retries: int) -> str:
-    """Gemini's error text, then the fix when Gemini's text does not say it."""
-    text = f"Error code: {status} - {message}" if message else f"Error code: {status}"
+def _refuses_key(message: str, error: Mapping[str, Any]) -> bool:
+    """Whether Gemini's error says the key is wrong: its 400 carries reason API_KEY_INVALID."""
     reasons = {
         str(detail.get("reason"))
         for detail in error.get("details") or ()
         if isinstance(detail, Mapping)
     }
-    if "API_KEY_INVALID" in reasons or "API key not valid" in message:
+    return "API_KEY_INVALID" in reasons or "API key not valid" in message
+
+
+def key_refused(exc: BaseException) -> bool:
+    """Whether an API error says the key was refused: 401, 403, or Gemini's 400 API_KEY_INVALID.
+
+    No request can succeed with that key, so a run of many requests stops at the first.
+    """
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return True
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    error = exc.body if isinstance(exc.body, Mapping) else {}
+    message = error.get("message")
+    return _refuses_key(message if isinstance(message, str) else str(exc), error)
+
+
+def _error_message(status: int, message: str, error: Mapping[str, Any], max_retries: int) -> str:
+    """Gemini's error text, then the fix when Gemini's text does not say it."""
+    text = f"Error code: {status} - {message}" if message else f"Error code: {status}"
+    if _refuses_key(message, error):
         return (
             f"{text} Gemini refused the API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
             f"or pass api_key=..., with a Gemini API key from {KEY_PAGE}."

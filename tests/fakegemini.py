@@ -103,7 +103,7 @@ class FakeGemini:
         answer: Callable[[dict[str, Any]], str] = describe_images,
         api_key: str | None = None,
         retry_after_ms: int | None = 5,
-        reject: Callable[[dict[str, Any]], bool] | None = None,
+        reject: Callable[[dict[str, Any]], bool | str] | None = None,
     ) -> None:
         """Args:
         latency: seconds to wait before every answer.
@@ -111,7 +111,8 @@ class FakeGemini:
         api_key: when set, any other key gets Gemini's 400 API_KEY_INVALID.
         retry_after_ms: sent as `retry-after-ms` on scripted errors so clients retry fast
             (the real service sends none; this only keeps tests short). None: no header.
-        reject: requests for which it answers 400 "Provided image is not valid."
+        reject: requests for which it answers 400 "Provided image is not valid.", or
+            the message it returns (e.g. Gemini's "Unknown name ...: Cannot find field.").
         """
         self.latency = latency
         self.answer = answer
@@ -352,8 +353,10 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 message = "API key not valid. Please pass a valid API key."
                 return 400, lambda: self._send(400, _error_body(400, message, "API_KEY_INVALID"))
-            if fake.reject and fake.reject(body):
-                return 400, lambda: self._send(400, _error_body(400))
+            verdict = fake.reject(body) if fake.reject else False
+            if verdict:
+                message = verdict if isinstance(verdict, str) else None
+                return 400, lambda: self._send(400, _error_body(400, message))
             text = fake.answer(body)
             if body.get("stream"):
                 return 200, lambda: self._stream(body, text)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import re
-from collections.abc import Iterator
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +20,7 @@ from imaging import encode, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
-from openai_gemini_vision.cli._common import DEFAULT_MODEL
+from openai_gemini_vision.cli._common import DEFAULT_MODEL, cli_policy, cli_words
 from openai_gemini_vision.errors import MissingAPIKeyError
 from openai_gemini_vision.images.prepared import payload_placeholder
 from openai_gemini_vision.images.probe import probe
@@ -181,6 +187,7 @@ def test_a_missing_key_is_one_line_naming_the_fix(png: Path) -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith("ogv: error:")
     assert "GEMINI_API_KEY" in line
+    assert "api_key=" not in line
 
 
 def test_debug_shows_the_traceback(png: Path) -> None:
@@ -191,17 +198,20 @@ def test_debug_shows_the_traceback(png: Path) -> None:
 
 
 def test_a_rejected_key_names_the_variable(fake: FakeGemini, png: Path) -> None:
-    """Gemini's 400 API_KEY_INVALID becomes one line pointing at GEMINI_API_KEY."""
+    """Gemini's 400 API_KEY_INVALID is a setup problem like a missing key: exit 2, one line
+    naming GEMINI_API_KEY and --base-url, never the Python argument api_key=."""
     fake.api_key = "the-right-key"
     result = CliRunner().invoke(
         ogv,
         ["ask", str(png), "-p", "x", "--base-url", fake.base_url],
         env={"GEMINI_API_KEY": "a-wrong-key"},
     )
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert "API key not valid" in line
     assert "GEMINI_API_KEY" in line
+    assert "--base-url" in line
+    assert "api_key=" not in line
     assert "a-wrong-key" not in line
 
 
@@ -315,3 +325,294 @@ def test_tokens_and_a_dry_run_agree_image_by_image(tmp_path: Path) -> None:
         assert sent == [(mime, size, int(count.replace(",", ""))) for size, mime, count in lines]
         total = sum(row["tokens"]["gemini-2.0-flash"]["tokens"] for row in rows)
         assert f"({total:,} image + " in asked.stderr
+
+
+def test_a_429_names_max_retries_and_the_flag_sets_them(
+    fake: FakeGemini, key: str, png: Path
+) -> None:
+    """Rate-limited past its retries, ask names --max-retries (not max_retries=...), and
+    --max-retries N is how many times it retries."""
+    fake.script(429, 429)
+    args = ["ask", str(png), "-p", "x", "--base-url", fake.base_url]
+    failed = CliRunner().invoke(ogv, [*args, "--max-retries", "1"])
+    assert failed.exit_code == 1, failed.output
+    (line,) = failed.stderr.splitlines()
+    assert "retried 1 time(s)" in line
+    assert "--max-retries" in line
+    assert "max_retries=" not in line
+    assert "with_options" not in line
+    assert fake.statuses == [429, 429]
+    fake.script(429, 429, 429)
+    answered = CliRunner().invoke(ogv, [*args, "--max-retries", "3"])
+    assert answered.exit_code == 0, answered.output
+    assert fake.statuses[2:] == [429, 429, 429, 200]
+
+
+def test_the_pixel_limit_names_max_pixels_which_sets_it(png: Path) -> None:
+    """An image over the pixel limit is named with --max-pixels and the figure that lets it
+    through (not ImagePolicy(max_pixels=...)); that figure does."""
+    refused = CliRunner().invoke(
+        ogv, ["ask", str(png), "-p", "x", "--dry-run", "--max-pixels", "3000"]
+    )
+    assert refused.exit_code == 1, refused.output
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(
+        f"ogv: {png}: the image is 64x48 = 3,072 pixels, over the limit of 3,000"
+    )
+    assert "--max-pixels 3072 lets it through." in line
+    assert "ImagePolicy" not in line
+    allowed = CliRunner().invoke(
+        ogv, ["ask", str(png), "-p", "x", "--dry-run", "--max-pixels", "3072"]
+    )
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_request_over_the_budget_names_what_ogv_can_change(png: Path) -> None:
+    """A request that cannot fit Gemini's 20 MB names --detail low and fewer IMAGE arguments,
+    not ImagePolicy fields or max_request_bytes."""
+    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x" * 20_100_000, "--dry-run"])
+    assert result.exit_code == 1, result.output[:500]
+    (line,) = result.stderr.splitlines()
+    assert "over the 20,000,000-byte budget" in line
+    assert "pass --detail low" in line
+    assert "fewer IMAGE arguments" in line
+    assert "ImagePolicy" not in line
+    assert "max_request_bytes" not in line
+
+
+# What the library tells Python callers to change, as opposed to ogv's flags.
+_PYTHON_FIX = re.compile(
+    r"ImagePolicy\(|api_key=|max_retries=|with_options|structured=False|MAX_IMAGE_PIXELS"
+    r"|max_request_bytes=|detail=\"low\"|model= |prepare_messages\("
+)
+# Fixes of settings ogv always sets itself (cli_policy) or never passes (a blank api_key):
+# their errors cannot reach an ogv user.
+_OGV_SETS = re.compile(
+    r"allow_local_files|allow_private_urls|allowed_hosts|convert_unsupported|given but is blank"
+)
+
+
+def _library_messages() -> list[tuple[str, str]]:
+    """(where, text) of each string the library (not the CLI) builds that names a Python
+    fix; an f-string's fields read as "1"; docstrings left out."""
+    found = []
+    package = ROOT / "openai_gemini_vision"
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] == "cli":
+            continue
+        tree = ast.parse(path.read_text())
+        parts_or_docs = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                parts_or_docs |= {id(value) for value in node.values}
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                parts_or_docs.add(id(node.value))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "1" for v in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) in parts_or_docs:
+                    continue
+                text = node.value
+            else:
+                continue
+            if _PYTHON_FIX.search(text):
+                found.append((f"{path.relative_to(ROOT)}:{node.lineno}", text))
+    return found
+
+
+def test_no_python_instruction_reaches_an_ogv_user() -> None:
+    """Each fix the library words for Python callers is reworded as ogv's flag or variable,
+    save those for settings ogv fixes itself; and ogv does fix those."""
+    messages = _library_messages()
+    assert len(messages) > 15  # the scan finds the messages it is meant to
+    left = [
+        (where, cli_words(text))
+        for where, text in messages
+        if _PYTHON_FIX.search(cli_words(text)) and not _OGV_SETS.search(text)
+    ]
+    assert left == []
+    policy = cli_policy()
+    assert (policy.allow_local_files, policy.allow_private_urls) == (True, True)
+    assert (policy.allowed_hosts, policy.convert_unsupported) == (None, True)
+
+
+def test_media_resolution_is_estimated_and_sent_where_gemini_only_options_go(
+    fake: FakeGemini, key: str, png: Path
+) -> None:
+    """--media-resolution low prices the image as `ogv tokens` does for it, and travels as
+    extra_body.google.media_resolution, which --dry-run shows; without it nothing is added."""
+    model = "gemini-3-pro-preview"
+
+    def image_tokens(*extra: str) -> int:
+        priced = CliRunner().invoke(ogv, ["tokens", str(png), "-m", model, "--json", *extra])
+        assert priced.exit_code == 0, priced.output
+        return int(json.loads(priced.stdout)["total"]["tokens"][model]["tokens"])
+
+    low = image_tokens("--media-resolution", "low")
+    assert low < image_tokens()
+    args = ["ask", str(png), "-p", "x", "-m", model, "--media-resolution", "low"]
+    dry = CliRunner().invoke(ogv, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    wire = {"google": {"media_resolution": "MEDIA_RESOLUTION_LOW"}}
+    assert json.loads(dry.stdout)["extra_body"] == wire
+    assert f"({low:,} image + " in dry.stderr
+    sent = CliRunner().invoke(ogv, [*args, "--base-url", fake.base_url])
+    assert sent.exit_code == 0, sent.output
+    assert fake.requests[0]["extra_body"] == wire
+    assert f"({low:,} image + " in sent.stderr
+    plain = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x", "--base-url", fake.base_url])
+    assert plain.exit_code == 0, plain.output
+    assert "extra_body" not in fake.requests[1]
+
+
+def test_an_endpoint_refusing_media_resolution_says_to_drop_it(
+    fake: FakeGemini, key: str, png: Path
+) -> None:
+    """If the endpoint refuses the unconfirmed field, the one line says to drop the option."""
+    refusal = (
+        'Invalid JSON payload received. Unknown name "media_resolution" at '
+        "'extra_body.google': Cannot find field."
+    )
+    fake.reject = lambda body: refusal if "extra_body" in body else False
+    result = CliRunner().invoke(
+        ogv,
+        ["ask", str(png), "-p", "x", "--media-resolution", "medium", "--base-url", fake.base_url],
+    )
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert "Cannot find field" in line
+    assert "The endpoint refused --media-resolution" in line
+    assert "drop the option" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--base-url", "notaurl"], {}, "--base-url"),
+        ([], {"GEMINI_BASE_URL": "localhost:8080/v1beta/openai/"}, "GEMINI_BASE_URL"),
+    ],
+)
+def test_a_base_url_that_is_no_url_says_what_is_wrong(
+    args: list[str], env: dict[str, str], named: str, key: str, png: Path
+) -> None:
+    """An endpoint without http(s):// or a host is a usage error naming where it came from
+    and what it lacks, not "Could not connect to : ..."."""
+    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x", *args], env=env)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.stderr.split())
+    assert f"Invalid value for {named}" in text
+    assert "is not an http(s) URL" in text
+    assert "http:// or https:// and a host" in text
+    assert "Could not connect" not in text
+
+
+def test_the_command_list_shows_whole_descriptions() -> None:
+    """`ogv --help` lists each command with its first sentence whole, never cut to "..."."""
+    result = CliRunner().invoke(ogv, ["--help"])
+    assert result.exit_code == 0, result.output
+    listing = " ".join(result.stdout.split("Commands:")[1].split())
+    for name, command in ogv.commands.items():
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert f"{name} {first}" in listing
+    assert "..." not in listing
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        (["ask", "PNG", "-p", "x"], "ask.prepare_messages"),
+        (["detect", "PNG", "--out", "OUT"], "detect.detect_objects"),
+        (["tokens", "PNG"], "tokens.price_together"),
+    ],
+)
+def test_ctrl_c_is_one_line_and_exit_130(
+    command: list[str],
+    target: str,
+    key: str,
+    png: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C in the middle of any command: exit status 130 and one line, not click's
+    "Aborted!" and 1."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    # By module: the package's `ask` is the command, which hides the module of that name.
+    module, name = target.split(".")
+    monkeypatch.setattr(sys.modules[f"openai_gemini_vision.cli.{module}"], name, interrupted)
+    args = [{"PNG": str(png), "OUT": str(tmp_path / "o.png")}.get(arg, arg) for arg in command]
+    result = CliRunner().invoke(ogv, args)
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "ogv: stopped by Ctrl-C.\n"
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if condition():
+            return
+        time.sleep(0.01)
+    process.kill()
+    _, stderr = process.communicate()
+    raise AssertionError(f"the process ended or stalled before it was ready:\n{stderr}")
+
+
+def test_sigint_while_waiting_for_gemini_exits_130_with_one_line(key: str, png: Path) -> None:
+    """A real Ctrl-C (SIGINT) while ogv ask waits for its answer: exit 130, one line."""
+    with FakeGemini(latency=30) as slow:
+        env = {**os.environ, "GEMINI_BASE_URL": slow.base_url}
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "openai_gemini_vision", "ask", str(png), "-p", "x"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for(lambda: slow.in_flight == 1, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert stderr == "ogv: stopped by Ctrl-C.\n"
+
+
+# Put on PYTHONPATH as sitecustomize.py: holds the first import of the package's client
+# module (well inside the package's loading) until the process is interrupted.
+_STALL = """
+import sys
+import time
+
+
+class _Stall:
+    def find_spec(self, name, path=None, target=None):
+        if name == "openai_gemini_vision.client":
+            open({ready!r}, "w").close()
+            time.sleep(60)
+        return None
+
+
+sys.meta_path.insert(0, _Stall())
+"""
+
+
+def test_ctrl_c_while_ogv_is_still_loading_is_the_same_one_line(tmp_path: Path) -> None:
+    """SIGINT while `ogv` (the installed script) is still importing the package: exit 130
+    and the same one line, no traceback through the import machinery."""
+    script = Path(sys.executable).with_name("ogv")
+    assert script.exists(), "the ogv script is installed with the package"
+    ready = tmp_path / "loading"
+    (tmp_path / "sitecustomize.py").write_text(_STALL.format(ready=str(ready)))
+    process = subprocess.Popen(  # noqa: S603 - the project's own script
+        [str(script), "tokens", "photo.png"],
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(ready.exists, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert stderr == "ogv: stopped by Ctrl-C.\n"

@@ -17,9 +17,12 @@ import pytest
 from click.testing import CliRunner
 from fakegemini import FakeGemini, images_in
 from imaging import encode, photo
+from rich.progress import Progress
 
 from openai_gemini_vision.caption import captioner as caption_module
+from openai_gemini_vision.cli import _progress as progress_module
 from openai_gemini_vision.cli import ogv
+from openai_gemini_vision.cli._progress import Meter, PlainProgress, RateColumn, TimeLeftColumn
 from openai_gemini_vision.images.prepared import payload_placeholder
 
 FIELDS = {
@@ -91,7 +94,7 @@ def test_a_folder_becomes_one_line_per_image(fake: FakeGemini, tmp_path: Path) -
         assert line["estimate"]["total_tokens"] > 0
     assert len(fake.requests) == 5
     assert "5 answered" in result.stderr
-    assert "captioning" not in result.stderr  # no progress bar when stderr is not a terminal
+    assert "━" not in result.stderr  # no progress bar when stderr is not a terminal
 
 
 def test_a_rerun_skips_what_is_answered(fake: FakeGemini, tmp_path: Path) -> None:
@@ -352,3 +355,116 @@ def test_each_image_is_decoded_once_and_sent_as_prepared(
     assert sorted(decodes) == [("GIF", (30, 20))] * 2
     assert again == []
     assert [mime for body in fake.requests for mime, _ in images_in(body)] == ["image/png"] * 2
+
+
+@pytest.mark.parametrize("status", [None, 401, 403])
+def test_a_refused_key_stops_the_run_at_the_first_answer(
+    tmp_path: Path, status: int | None
+) -> None:
+    """A wrong key (Gemini's 400 API_KEY_INVALID, or a 401 or 403) stops the run at the
+    first answer with exit status 2, like a missing key; no image is blamed for it."""
+    make_images(tmp_path / "photos", 8)
+    out = tmp_path / "out.jsonl"
+    with FakeGemini() as fake:
+        if status is None:
+            fake.api_key = "the-right-key"  # and the run sends GEMINI_API_KEY=test-key
+        else:
+            fake.script(*[status] * 8)
+        result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "-c", "1")
+    assert result.exit_code == 2, result.output
+    assert len(fake.requests) == 1
+    assert "GEMINI_API_KEY" in result.stderr
+    assert read_lines(out) == []
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_any_request(
+    fake: FakeGemini, tmp_path: Path
+) -> None:
+    """--out into a folder that does not exist: exit 2 naming the path, nothing sent."""
+    make_images(tmp_path / "photos", 2)
+    out = tmp_path / "nodir" / "z.jsonl"
+    result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out))
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.stderr.split())
+    assert f"Cannot write {out}: the folder {out.parent} does not exist" in text
+    assert "Errno" not in text
+    assert fake.requests == []
+
+
+def test_the_files_passed_over_are_named(fake: FakeGemini, tmp_path: Path) -> None:
+    """The summary names each file a folder held that is not an image."""
+    make_images(tmp_path / "photos", 2)
+    notes = tmp_path / "photos" / "sub" / "notes.txt"
+    notes.write_text("not an image")
+    result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert "Passed over 1 file that is not an image:" in lines
+    assert f"  {notes}" in lines
+
+
+def test_plain_progress_lines_when_stderr_is_no_terminal(
+    fake: FakeGemini, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a terminal, progress comes as plain lines (here one per image, the interval
+    set to 0) instead of a bar that draws nothing."""
+    monkeypatch.setattr(progress_module, "PLAIN_PROGRESS_SECONDS", 0.0)
+    make_images(tmp_path / "photos", 4)
+    result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 0, result.output
+    shown = [line.split(",")[0] for line in result.stderr.splitlines() if "captioning:" in line]
+    assert shown == [f"captioning: {n}/4 images" for n in range(1, 5)]
+
+
+def test_plain_progress_prints_every_few_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain line at most every PLAIN_PROGRESS_SECONDS (5), with the rate of work and
+    the time left."""
+    now = [0.0]
+    plain = PlainProgress(Meter(10, clock=lambda: now[0]), "captioning", enabled=True)
+    for moment in (1.0, 2.0, 4.9, 5.0, 6.0, 10.5):
+        now[0] = moment
+        plain.add("answered")
+    assert capsys.readouterr().err.splitlines() == [
+        "captioning: 4/10 images, 0.8 img/s, 0:00:08 left",
+        "captioning: 6/10 images, 0.6 img/s, 0:00:07 left",
+    ]
+
+
+def test_the_first_rate_is_no_burst_of_skipped_images() -> None:
+    """Images a rerun skips in the first milliseconds make no rate ("- img/s", not
+    thousands); after a second, the rate counts the images that took a request."""
+    now = [0.0]
+    progress = Progress(get_time=lambda: now[0])
+    task_id = progress.add_task("caption", total=50)
+    for moment in (0.0001, 0.0002):  # two images already in the results file
+        now[0] = moment
+        progress.update(task_id, advance=1)
+    task = progress.tasks[0]
+    assert RateColumn().render(task).plain == "- img/s"
+    assert TimeLeftColumn().render(task).plain == "-:--:--"
+    now[0] = 4.0
+    progress.update(task_id, advance=2, worked=2)
+    assert RateColumn().render(task).plain == "0.5 img/s"
+    assert TimeLeftColumn().render(task).plain == "0:01:32"
+
+
+def test_failures_name_ogv_flags_and_max_pixels_sets_the_limit(
+    fake: FakeGemini, tmp_path: Path
+) -> None:
+    """An image over --max-pixels fails naming the flag (never ImagePolicy), before any
+    request; a higher --max-pixels lets it through."""
+    make_images(tmp_path / "photos", 2)  # 24x16 = 384 pixels each
+    out = tmp_path / "out.jsonl"
+    failed = caption(
+        fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "--max-pixels", "300"
+    )
+    assert failed.exit_code == 1, failed.output
+    assert "over the limit of 300" in failed.stderr
+    assert "raise --max-pixels" in failed.stderr
+    assert "ImagePolicy" not in failed.stderr
+    assert fake.requests == []
+    again = caption(
+        fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "--max-pixels", "384"
+    )
+    assert again.exit_code == 0, again.output
+    assert len(fake.requests) == 2

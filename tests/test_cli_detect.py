@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import CASSETTES
+from fakegemini import FakeGemini
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
@@ -91,6 +92,8 @@ def test_a_refused_schema_is_a_warning_line_not_a_failure(key: str, tmp_path: Pa
     assert len(json.loads(result.stdout)["detections"]) == 3
     (warning,) = [line for line in result.stderr.splitlines() if "warning" in line]
     assert warning.startswith("ogv: warning: The endpoint refused response_format")
+    assert "Pass --no-schema to skip the first attempt." in warning
+    assert "structured=False" not in warning
 
 
 @hand_written
@@ -169,3 +172,44 @@ def test_the_image_is_read_once_and_the_output_checked_before_the_call(
     result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert reads == [str(EXAMPLE)]
+
+
+def _boxes(body: dict[str, Any]) -> str:
+    """A detection reply: one box over the top-left quarter."""
+    return json.dumps([{"box_2d": [0, 0, 500, 500], "label": "thing"}])
+
+
+def test_detect_takes_max_retries_and_media_resolution(key: str, tmp_path: Path) -> None:
+    """--max-retries sets the retries a 429 gets (the error names the flag), and
+    --media-resolution travels as extra_body.google.media_resolution."""
+    out = tmp_path / "boxes.png"
+    with FakeGemini(answer=_boxes) as fake:
+        args = ["detect", str(EXAMPLE), "--out", str(out), "--base-url", fake.base_url]
+        fake.script(429)
+        refused = CliRunner().invoke(ogv, [*args, "--max-retries", "0"])
+        assert refused.exit_code == 1, refused.output
+        (line,) = refused.stderr.splitlines()
+        assert "(--max-retries 0)" in line
+        assert "max_retries=" not in line
+        fake.script(429)
+        result = CliRunner().invoke(ogv, [*args, "--max-retries", "1", "--media-resolution", "low"])
+        assert result.exit_code == 0, result.output
+        assert fake.statuses == [429, 429, 200]
+        wire = {"google": {"media_resolution": "MEDIA_RESOLUTION_LOW"}}
+        assert fake.requests[-1]["extra_body"] == wire
+    assert "1 object found" in result.stderr
+
+
+def test_detect_names_max_pixels_before_any_call(key: str, tmp_path: Path) -> None:
+    """An image over --max-pixels is refused before the call, naming the flag."""
+    with FakeGemini(answer=_boxes) as fake:
+        result = CliRunner().invoke(
+            ogv,
+            ["detect", str(EXAMPLE), "-o", str(tmp_path / "b.png"), "--max-pixels", "1000"],
+            env={"GEMINI_BASE_URL": fake.base_url},
+        )
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"ogv: {EXAMPLE}: the image is 160x120 = 19,200 pixels")
+    assert "--max-pixels 19200 lets it through." in line
+    assert fake.requests == []

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ from PIL import Image
 
 from openai_gemini_vision import load_image
 from openai_gemini_vision.cli import ogv
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -75,7 +81,7 @@ def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
             "media_resolution": None,
             "detail_low": {
                 "image_tokens": 2 * 258,
-                "effect": 'Gemini 1.5 bills an image above 384 px by its tiles: detail="low" '
+                "effect": "Gemini 1.5 bills an image above 384 px by its tiles: --detail low "
                 "(both sides <= 384 px) brings it to 258 tokens.",
             },
         }
@@ -167,15 +173,34 @@ def test_media_resolution_option(files: dict[str, Path]) -> None:
     assert "Gemini 3 or later only" in result.output
 
 
-def test_corrupt_file_is_one_line_error(tmp_path: Path) -> None:
-    """A file that is not an image fails with one line naming the problem, no traceback."""
+def test_an_unreadable_file_gets_a_row_saying_why(files: dict[str, Path], tmp_path: Path) -> None:
+    """A file that cannot be sent gets its own row saying why, the others are priced and
+    totalled without it; exit status 1 and a line saying so, no traceback."""
     bad = tmp_path / "notes.jpg"
     bad.write_bytes(b"these are not pixels")
-    result = _run(str(bad))
+    args = (str(files["small"]), str(bad), "-m", "gemini-1.5-pro")
+    result = _run(*args)
     assert result.exit_code == 1, result.output
-    assert result.output.startswith(f"ogv: {bad}: the input is text")
+    lines = result.stdout.splitlines()
+    bad_row = next(line for line in lines if "notes.jpg" in line)
+    assert "The input is text ('these are not pixels'...), not an image" in bad_row
+    total_row = next(line for line in lines if "Total" in line)
+    for cell in ("Total (1 images)", " 258 ", "1 not priced"):
+        assert cell in total_row
+    assert result.stderr == (
+        "ogv: 1 of 2 images could not be priced (the table says why); the totals leave them out.\n"
+    )
     assert "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    as_json = _run(*args, "--json")
+    assert as_json.exit_code == 1, as_json.output
+    data = json.loads(as_json.stdout)
+    small, broken = data["images"]
+    assert small["error"] is None
+    assert small["tokens"]["gemini-1.5-pro"] == {"tiles": 1, "tokens": 258}
+    assert broken["error"].startswith("The input is text")
+    assert broken["tokens"] == {}
+    assert data["total"]["tokens"]["gemini-1.5-pro"] == {"tiles": 1, "tokens": 258}
+    assert (data["total"]["images"], data["total"]["not_priced"]) == (1, 1)
 
 
 def test_missing_file_is_usage_error(tmp_path: Path) -> None:
@@ -258,3 +283,119 @@ def test_compare_refuses_both_images_and_a_file_and_names_a_missing_file(tmp_pat
     missing = _run("--compare", str(tmp_path / "nope.jsonl"))
     assert missing.exit_code == 1
     assert "Pass the JSON Lines file that ogv caption --out wrote" in missing.output
+
+
+def _folder(tmp_path: Path) -> Path:
+    """A folder of two photos (one in a subfolder) and a file that is no image."""
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    # Plain colour: only the sizes matter here, and noise takes seconds to draw.
+    (photos / "a.png").write_bytes(encode(Image.new("RGB", (1280, 854), (90, 140, 200)), "PNG"))
+    (photos / "sub" / "b.jpg").write_bytes(encode(Image.new("RGB", (640, 480), (9, 9, 9)), "JPEG"))
+    (photos / "notes.txt").write_text("not an image")
+    return photos
+
+
+def test_a_folder_is_priced_image_by_image_as_caption_sends_them(tmp_path: Path) -> None:
+    """A folder is searched as ogv caption searches it, each image priced as its own
+    request; --together prices them as one request, as ogv ask sends them."""
+    photos = _folder(tmp_path)
+    data = _json(str(photos), "-m", "gemini-2.0-flash")
+    assert [row["file"] for row in data["images"]] == [
+        str(photos / "a.png"),
+        str(photos / "sub" / "b.jpg"),
+    ]
+    assert data["requests"] == "each"
+    # Gemini 2.0 bills a lone image by its tiles (+1), each of several 258.
+    assert [row["tokens"]["gemini-2.0-flash"]["tokens"] for row in data["images"]] == [1806, 1290]
+    assert data["total"]["tokens"]["gemini-2.0-flash"]["tokens"] == 3096
+    assert data["passed_over"] == [str(photos / "notes.txt")]
+    together = _json(str(photos), "-m", "gemini-2.0-flash", "--together")
+    assert together["requests"] == "one"
+    assert together["total"]["tokens"]["gemini-2.0-flash"]["tokens"] == 516
+    table = _run(str(photos), "-m", "gemini-2.0-flash")
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())
+    assert "Total (2 images)" in text
+    assert "3,096" in text
+    assert "Priced as 2 requests of one image each, as ogv caption sends them" in text
+    assert f"Passed over 1 file that is not an image: {photos / 'notes.txt'}" in text
+
+
+def test_a_glob_the_shell_left_alone_is_expanded(tmp_path: Path) -> None:
+    """A quoted glob is expanded like ogv caption's ('**' reaching into subfolders)."""
+    photos = _folder(tmp_path)
+    data = _json(str(photos / "**" / "*.jpg"))
+    assert [row["file"] for row in data["images"]] == [str(photos / "sub" / "b.jpg")]
+    nothing = _run(str(photos / "*.gif"))
+    assert nothing.exit_code == 2, nothing.output
+    assert "No such file, folder or glob match" in nothing.output
+
+
+def test_a_broken_image_in_a_folder_gets_its_row(tmp_path: Path) -> None:
+    """An image cut short inside a folder is a row with its reason; the rest are priced."""
+    photos = _folder(tmp_path)
+    cut = photos / "sub" / "cut.png"
+    cut.write_bytes((photos / "a.png").read_bytes()[:200])
+    result = _run(str(photos), "--json")
+    assert result.exit_code == 1, result.output
+    rows = {row["file"]: row for row in json.loads(result.stdout)["images"]}
+    assert "truncated or damaged" in rows[str(cut)]["error"]
+    assert rows[str(photos / "a.png")]["error"] is None
+
+
+def _huge_png(path: Path, width: int = 20_000, height: int = 10_000) -> None:
+    """A PNG whose header says 200 million pixels, in a few kB: 1-bit grey, all zero."""
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_max_pixels_lets_a_trusted_huge_image_through(tmp_path: Path) -> None:
+    """Over the default limit (Pillow's own guard) the row names --max-pixels and the
+    figure; that figure lifts Pillow's guard too, for this command only."""
+    huge = tmp_path / "huge.png"
+    _huge_png(huge)
+    before = Image.MAX_IMAGE_PIXELS
+    refused = _run(str(huge), "--json")
+    assert refused.exit_code == 1, refused.output
+    (row,) = json.loads(refused.stdout)["images"]
+    assert "20000x10000 = 200,000,000 pixels" in row["error"]
+    assert "--max-pixels 200000000 lets it through." in row["error"]
+    assert "ImagePolicy" not in row["error"]
+    assert "MAX_IMAGE_PIXELS" not in row["error"]
+    allowed = _run(str(huge), "--max-pixels", "200000000", "--json")
+    assert allowed.exit_code == 0, allowed.output
+    (row,) = json.loads(allowed.stdout)["images"]
+    assert row["original_size"] == [20000, 10000]
+    assert before == Image.MAX_IMAGE_PIXELS  # restored when the command ended
+
+
+def test_a_base_url_that_is_no_url_is_a_usage_error(files: dict[str, Path]) -> None:
+    """--base-url only names the backend here, but one that is no URL is still refused."""
+    result = _run(str(files["small"]), "--base-url", "notaurl")
+    assert result.exit_code == 2, result.output
+    assert "'notaurl' is not an http(s) URL" in " ".join(result.output.split())
+
+
+def test_the_readme_shows_ogv_tokens_on_a_folder_as_it_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's `ogv tokens` on a folder of this repository is what the command prints."""
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"```console\n\$ (ogv tokens tests/data\S*[^\n]*)\n(.*?)```", readme, re.S)
+    assert shown, "README lost its `ogv tokens` on a folder"
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(ogv, shlex.split(shown[1])[1:])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == shown[2]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import tomllib
+from pathlib import Path
 
 import openai_gemini_vision as ogv
 
@@ -92,3 +94,15 @@ def test_error_tree() -> None:
         assert issubclass(cls, ogv.ImageError)
     assert issubclass(ogv.BlockedURLError, ogv.FetchError)
     assert not issubclass(ogv.FetchError, ValueError)
+
+
+def test_the_license_file_is_the_license_pyproject_declares() -> None:
+    """LICENSE holds the MIT license that pyproject.toml declares, and ships in the sdist."""
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert "LICENSE" in project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+    text = (root / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) ")
+    assert "Permission is hereby granted, free of charge, to any person" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text

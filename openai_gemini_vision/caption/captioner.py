@@ -24,6 +24,7 @@ import httpx2
 import openai
 from PIL import Image
 
+from ..client import key_refused
 from ..errors import GeminiVisionError
 from ..images.source import Source
 from ..policy import ImagePolicy
@@ -88,6 +89,12 @@ def caption_messages(data: bytes, prompt: str, path: str) -> list[dict[str, Any]
     """
     image = Source("bytes", data, path)
     return [{"role": "user", "content": [image, {"type": "text", "text": prompt}]}]
+
+
+def _stops_the_run(exc: openai.OpenAIError) -> bool:
+    """Whether every other image would fail the same way: one of `_FATAL`, or a refused key
+    (Gemini answers a wrong key with 400 API_KEY_INVALID, not 401)."""
+    return isinstance(exc, _FATAL) or key_refused(exc)
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -366,12 +373,12 @@ class Captioner:
                 model=self.model,
                 messages=prepared.messages,  # type: ignore[arg-type]
             )
-        except _FATAL as exc:
+        except openai.OpenAIError as exc:
+            if not _stops_the_run(exc):
+                return {**base, "error": _error_text(exc)}
             self._fatal = self._fatal or exc
             self._cancel_others()
             return None
-        except openai.OpenAIError as exc:
-            return {**base, "error": _error_text(exc)}
         choice = response.choices[0] if response.choices else None
         text = choice.message.content if choice is not None else None
         usage = response.usage.model_dump(mode="json") if response.usage else None

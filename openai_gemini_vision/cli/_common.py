@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -12,12 +16,21 @@ import openai
 from rich.console import Console
 from rich.table import Table
 
-from ..client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI
+from ..caption import find_images
+from ..client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI, key_refused
 from ..errors import GeminiVisionError, MissingAPIKeyError
 from ..images.source import Source
 from ..policy import Detail, ImagePolicy
 from ..request.estimate import DEFAULT_MODEL
 from ..token_rules import BACKENDS, Backend, backend_for_base_url, backend_of
+from ._explain import cli_words, explain, one_line
+from ._options import (
+    check_base_url,
+    max_pixels_option,
+    max_retries_option,
+    media_resolution_body,
+    media_resolution_option,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -25,22 +38,33 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "INTERRUPTED",
+    "ImageArguments",
     "api_options",
     "backend_option",
     "base_url_option",
+    "check_base_url",
+    "check_output",
     "cli_backend",
     "cli_policy",
+    "cli_words",
     "debug_option",
     "default_model",
     "detail_option",
     "explain",
     "image_argument",
+    "image_arguments",
     "main",
     "make_async_client",
     "make_client",
+    "max_pixels_option",
+    "max_retries_option",
+    "media_resolution_body",
+    "media_resolution_option",
     "model_option",
     "ogv",
     "one_line",
+    "passed_over_lines",
     "table_console",
 ]
 
@@ -50,6 +74,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: 128 + SIGINT, what shells report for a program stopped by Ctrl-C.
 EXIT_INTERRUPTED = 130
+#: The one line Ctrl-C leaves, whenever it comes (ogv_launcher.py prints the same words
+#: while the package is still loading).
+INTERRUPTED = "ogv: stopped by Ctrl-C."
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,6 +120,7 @@ def base_url_option(f: F) -> F:
         "--base-url",
         metavar="URL",
         default=None,
+        callback=check_base_url,
         help="OpenAI-compatible endpoint [default: GEMINI_BASE_URL, else Gemini's].",
     )(f)
 
@@ -135,14 +163,17 @@ def api_options(f: F) -> F:
     return model_option(base_url_option(debug_option(f)))
 
 
-def cli_policy(detail: Detail = "auto") -> ImagePolicy:
+def cli_policy(detail: Detail = "auto", max_pixels: int | None = None) -> ImagePolicy:
     """The image policy for images named on the command line.
 
     The person typing the command chose each path and URL, so local files and
     loopback or private-network URLs are theirs to send (a library caller taking
     message JSON from strangers keeps the safe defaults).
     """
-    return ImagePolicy(detail=detail, allow_local_files=True, allow_private_urls=True)
+    policy = ImagePolicy(detail=detail, allow_local_files=True, allow_private_urls=True)
+    if max_pixels is not None:
+        policy = policy.model_copy(update={"max_pixels": max_pixels})
+    return policy
 
 
 def image_argument(text: str, read_stdin: Callable[[], bytes]) -> Source:
@@ -172,6 +203,79 @@ def image_argument(text: str, read_stdin: Callable[[], bytes]) -> Source:
     return source
 
 
+@dataclass
+class ImageArguments:
+    """IMAGE arguments with folders and globs expanded: the images in order, and the
+    files in those folders passed over as not images."""
+
+    sources: list[Source] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
+    expanded: bool = False
+    """Whether a folder or a glob was named."""
+
+
+def _folder_or_glob(text: str) -> bool:
+    if text == "-" or Source.of(text).kind != "path":
+        return False
+    return os.path.isdir(text) or (glob.has_magic(text) and not os.path.exists(text))
+
+
+def image_arguments(texts: Iterable[str], read_stdin: Callable[[], bytes]) -> ImageArguments:
+    """IMAGE arguments that may also name folders (searched recursively, image files
+    recognised by content, as ogv caption searches them) and globs the shell left alone.
+    Each file found is then classified like any argument (`image_argument`)."""
+    found = ImageArguments()
+    for text in texts:
+        if not _folder_or_glob(text):
+            found.sources.append(image_argument(text, read_stdin))
+            continue
+        try:
+            images = find_images([text])
+        except FileNotFoundError as exc:
+            raise click.BadParameter(str(exc), param_hint="IMAGE") from None
+        found.expanded = True
+        found.sources += [image_argument(path, read_stdin) for path in images.files]
+        found.passed_over += images.not_images
+    return found
+
+
+def passed_over_lines(paths: list[str], listed: int = 20) -> list[str]:
+    """Lines naming the files a folder search passed over as not images (the first
+    `listed` of them)."""
+    if not paths:
+        return []
+    what = "file that is not an image" if len(paths) == 1 else "files that are not images"
+    lines = [f"Passed over {len(paths):,} {what}:"]
+    lines += [f"  {path}" for path in paths[:listed]]
+    if len(paths) > listed:
+        lines.append(f"  ... and {len(paths) - listed:,} more.")
+    return lines
+
+
+def check_output(path: Path, option: str = "--out") -> None:
+    """Refuse an output file that cannot be written, before anything is read or paid for."""
+    folder = path.parent
+    if path.is_dir():
+        raise click.BadParameter(
+            f"Cannot write {path}: it is a folder. Name a file, e.g. {path / 'out'}.",
+            param_hint=option,
+        )
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise click.BadParameter(
+            f"Cannot write {path}: the folder {folder} {what}. Create it, or choose "
+            f"another {option}.",
+            param_hint=option,
+        )
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        where = "to it" if target == path else f"in the folder {folder}"
+        raise click.BadParameter(
+            f"Cannot write {path}: no permission to write {where}. Choose another {option}.",
+            param_hint=option,
+        )
+
+
 def table_console(table: Table) -> Console:
     """A console to print `table` on: the terminal's, or (a pipe, a file) one wide enough
     to print it whole, so no figure is ever cut or wrapped."""
@@ -195,55 +299,56 @@ def make_async_client(
     return AsyncOpenAI(base_url=base_url or None, image_policy=policy, **kwargs)
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as a single line, for people."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _hint(exc: BaseException, text: str) -> str | None:
-    """What to change on the command line, for API errors whose text does not say it."""
-    if isinstance(exc, openai.APITimeoutError):
-        return "The request timed out: rerun, or check --base-url / GEMINI_BASE_URL."
-    if isinstance(exc, openai.APIConnectionError):
-        return f"Could not connect to {exc.request.url.host}: check --base-url / GEMINI_BASE_URL and the network."
-    if "GEMINI_API_KEY" in text:
-        return None
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or (
-        isinstance(exc, openai.BadRequestError) and "API key not valid" in text
-    ):
-        return "Check GEMINI_API_KEY (or GOOGLE_API_KEY); keys come from https://aistudio.google.com/apikey."
-    if isinstance(exc, openai.NotFoundError):
-        return "Check --model (or GEMINI_MODEL) and --base-url."
-    if isinstance(exc, openai.RateLimitError) and "retry" not in text.lower():
-        return "Gemini's rate limit was hit: wait a minute and rerun, or ask for a higher quota."
-    return None
-
-
-def explain(exc: BaseException) -> str:
-    """One line for people: the file it is about, the error, then the fix when the error
-    itself does not name it (`photo.jpg: the image is empty (0 bytes) ...`)."""
-    if isinstance(exc, GeminiVisionError) and exc.source:
-        message = " ".join(exc.message.split())
-        if message[:1].isupper() and message[1:2].islower():  # "The image", not "PNG"
-            message = message[0].lower() + message[1:]
-        return f"{exc.source}: {message}"
-    text = one_line(exc)
-    hint = _hint(exc, text)
-    return f"error: {text} {hint}" if hint else f"error: {text}"
+def _interrupted(ctx_meta: dict[str, Any]) -> click.exceptions.Exit:
+    """Ctrl-C: one line (the traceback first with --debug), then exit status 130."""
+    if ctx_meta.get("ogv.debug"):
+        traceback.print_exc()
+    # A terminal has echoed "^C" on the current line: end that line first.
+    end_of_echo = "\n" if sys.stderr.isatty() else ""
+    click.echo(end_of_echo + INTERRUPTED, err=True)
+    return click.exceptions.Exit(EXIT_INTERRUPTED)
 
 
 class _Group(click.Group):
-    """Turns library and API errors into one line naming the fix (traceback with --debug)."""
+    """Turns library and API errors into one line naming the fix (traceback with --debug),
+    and Ctrl-C into one line and exit status 130 instead of click's "Aborted!" and 1."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            raise _interrupted({}) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _interrupted(ctx.meta) from None
         except (GeminiVisionError, openai.OpenAIError, OSError) as exc:
             if ctx.meta.get("ogv.debug"):
                 raise
             click.echo(f"ogv: {explain(exc)}", err=True)
-            # Nothing was attempted without a key: a configuration (usage) problem.
-            ctx.exit(EXIT_USAGE if isinstance(exc, MissingAPIKeyError) else EXIT_FAILED)
+            # A missing or refused key: nothing can work until the setup is fixed, a
+            # configuration (usage) problem like a wrong flag.
+            configuration = isinstance(exc, MissingAPIKeyError) or key_refused(exc)
+            ctx.exit(EXIT_USAGE if configuration else EXIT_FAILED)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list with each command's first sentence whole, never cut to "..."."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -256,11 +361,14 @@ def ogv(ctx: click.Context, debug: bool) -> None:
     \b
     Examples:
       ogv tokens photo.jpg --model gemini-2.0-flash --model gemini-3-pro-preview
+      ogv tokens photos/
       ogv ask photo.jpg --prompt "What is in this picture?" --dry-run
       ogv caption photos/ --prompt "One-line caption" --out captions.jsonl
       ogv detect street.jpg --prompt "find every car" --out boxes.png
 
     Reads GEMINI_API_KEY (or GOOGLE_API_KEY), GEMINI_BASE_URL and GEMINI_MODEL.
+    Exit status: 0 done, 1 failed, 2 usage or configuration error (a missing or
+    refused key included), 130 Ctrl-C.
     """
     ctx.meta["ogv.debug"] = debug
 

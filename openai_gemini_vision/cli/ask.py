@@ -22,6 +22,10 @@ from ._common import (
     detail_option,
     image_argument,
     make_client,
+    max_pixels_option,
+    max_retries_option,
+    media_resolution_body,
+    media_resolution_option,
 )
 
 __all__ = ["ask", "describe_image", "show_payloads"]
@@ -65,12 +69,26 @@ def _report(prepared: PreparedRequest, usage: Any, *, sent: bool = True) -> None
         click.echo(describe_image(number, image), err=True)
 
 
-def _request_body(prepared: PreparedRequest, model: str, stream: bool) -> dict[str, Any]:
+def _request_body(
+    prepared: PreparedRequest, model: str, stream: bool, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The request body as it goes on the wire (and as --dry-run prints it)."""
     body: dict[str, Any] = {"messages": prepared.messages, "model": model}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    if extra is not None:
+        body["extra_body"] = extra
     return body
+
+
+def _create_arguments(body: dict[str, Any]) -> dict[str, Any]:
+    """`chat.completions.create`'s arguments for a wire `body`: the SDK merges its own
+    `extra_body` argument into the body, so a field named extra_body goes inside one."""
+    arguments = dict(body)
+    if "extra_body" in arguments:
+        arguments["extra_body"] = {"extra_body": arguments["extra_body"]}
+    return arguments
 
 
 @click.command(
@@ -79,7 +97,10 @@ Examples:
   ogv ask photo.jpg --prompt "What is in this picture?"
   ogv ask before.png after.png --prompt "What changed?" --detail low
   curl -s https://example.com/cat.webp | ogv ask - --prompt "Describe it" --json
-  ogv ask scan.heic --prompt "Transcribe the text" --dry-run"""
+  ogv ask scan.heic --prompt "Transcribe the text" --dry-run
+\b
+Exit status: 0 answered, 1 failed, 2 usage or configuration error (a missing
+or refused key included), 130 Ctrl-C."""
 )
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("--prompt", "-p", required=True, help="The question to ask about the images.")
@@ -97,6 +118,9 @@ Examples:
     help="Print the request as it would be sent (images in short) and its estimate; "
     "no key, no network.",
 )
+@media_resolution_option
+@max_pixels_option
+@max_retries_option
 @backend_option
 @api_options
 def ask(
@@ -110,6 +134,9 @@ def ask(
     model: str,
     base_url: str | None,
     backend: str | None,
+    max_retries: int,
+    max_pixels: int | None,
+    media_resolution: str | None,
 ) -> None:
     """Ask Gemini about IMAGE files, http(s) or data: URLs, or - (image bytes on stdin).
 
@@ -137,13 +164,18 @@ def ask(
     messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
     if system:
         messages.insert(0, {"role": "system", "content": system})
-    policy = cli_policy(detail)
+    policy = cli_policy(detail, max_pixels)
     prepared = prepare_messages(
-        messages, model=model, policy=policy, backend=cli_backend(backend, base_url)
+        messages,
+        model=model,
+        policy=policy,
+        backend=cli_backend(backend, base_url),
+        media_resolution=media_resolution,
     )
+    extra = media_resolution_body(media_resolution)
 
     if dry_run:
-        body = _request_body(prepared, model, stream)
+        body = _request_body(prepared, model, stream, extra)
         body["messages"] = show_payloads(prepared)
         url = base_url or os.environ.get("GEMINI_BASE_URL") or GEMINI_BASE_URL
         click.echo(f"POST {url.rstrip('/')}/chat/completions (dry run: not sent)", err=True)
@@ -151,15 +183,17 @@ def ask(
         _report(prepared, None, sent=False)
         return
 
-    with make_client(base_url, policy=policy) as client:
+    with make_client(base_url, policy=policy, max_retries=max_retries) as client:
         usage = (
-            _stream(client, prepared, model) if stream else _once(client, prepared, model, as_json)
+            _stream(client, _request_body(prepared, model, True, extra))
+            if stream
+            else _once(client, _request_body(prepared, model, False, extra), as_json)
         )
     _report(prepared, usage)
 
 
-def _once(client: Any, prepared: PreparedRequest, model: str, as_json: bool) -> Any:
-    response = client.chat.completions.create(**_request_body(prepared, model, stream=False))
+def _once(client: Any, body: dict[str, Any], as_json: bool) -> Any:
+    response = client.chat.completions.create(**_create_arguments(body))
     if as_json:
         click.echo(response.model_dump_json(indent=2, exclude_unset=True))
     elif response.choices:
@@ -172,10 +206,10 @@ def _once(client: Any, prepared: PreparedRequest, model: str, as_json: bool) -> 
     return response.usage
 
 
-def _stream(client: Any, prepared: PreparedRequest, model: str) -> Any:
+def _stream(client: Any, body: dict[str, Any]) -> Any:
     usage = None
     out = sys.stdout
-    with client.chat.completions.create(**_request_body(prepared, model, stream=True)) as chunks:
+    with client.chat.completions.create(**_create_arguments(body)) as chunks:
         for chunk in chunks:
             # Gemini sends usage on every chunk; the last one is the total.
             usage = chunk.usage or usage

@@ -154,6 +154,7 @@ def caption_batch(
     model: str,
     base_url: str | None,
     detail: Detail,
+    max_pixels: int | None,
     max_retries: int,
     resume: bool,
     wait: bool,
@@ -165,7 +166,7 @@ def caption_batch(
 ) -> None:
     """`ogv caption --batch`: build, confirm, submit, wait and merge (or pick a run up again)."""
     display = _Display()
-    policy = cli_policy(detail)
+    policy = cli_policy(detail, max_pixels)
     client = make_client(base_url, policy=policy, max_retries=max_retries)
     run = BatchRun(out, client=client, policy=policy, on_event=display.event)
     with client, contextlib.closing(run), run.locked():

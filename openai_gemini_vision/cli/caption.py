@@ -12,12 +12,8 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TextColumn,
-    TimeRemainingColumn,
 )
-from rich.text import Text
 
 from ..batch.limits import MAX_FILE_BYTES
 from ..caption.captioner import Captioner, CaptionSummary, find_images, run_sync
@@ -28,11 +24,16 @@ from ._common import (
     EXIT_OK,
     api_options,
     backend_option,
+    check_output,
     cli_backend,
     cli_policy,
+    cli_words,
     detail_option,
     make_async_client,
+    max_pixels_option,
+    passed_over_lines,
 )
+from ._progress import Meter, PlainProgress, RateColumn, TimeLeftColumn
 from .batch import caption_batch
 
 __all__ = ["caption"]
@@ -41,15 +42,7 @@ __all__ = ["caption"]
 _LISTED_FAILURES = 20
 
 
-class _RateColumn(ProgressColumn):
-    """Images per second, averaged by rich over the last half minute."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} img/s" if speed else "- img/s", style="progress.data.speed")
-
-
-def _summary_lines(summary: CaptionSummary, out: Path, passed_over: int) -> list[str]:
+def _summary_lines(summary: CaptionSummary, out: Path, passed_over: list[str]) -> list[str]:
     lines = [
         f"{summary.done:,} of {summary.total:,} images in {summary.seconds:.1f} s: "
         f"{summary.answered:,} answered, {summary.skipped:,} already in {out}, "
@@ -61,9 +54,7 @@ def _summary_lines(summary: CaptionSummary, out: Path, passed_over: int) -> list
             f"estimated before them, {summary.reported_tokens:,} reported by Gemini "
             f"(usage.prompt_tokens); ogv tokens --compare {out} shows them per model."
         )
-    if passed_over:
-        what = "file that is not an image" if passed_over == 1 else "files that are not images"
-        lines.append(f"Passed over {passed_over:,} {what}.")
+    lines += passed_over_lines(passed_over)
     if summary.cut_bytes:
         lines.append(
             f"Removed an unfinished last line ({summary.cut_bytes:,} bytes) left by an interrupted run."
@@ -76,7 +67,7 @@ def _summary_lines(summary: CaptionSummary, out: Path, passed_over: int) -> list
     if summary.failed:
         lines.append("Failed (rerun the same command to retry them):")
         listed = list(summary.failed.items())
-        lines += [f"  {path}: {error}" for path, error in listed[:_LISTED_FAILURES]]
+        lines += [f"  {path}: {cli_words(error)}" for path, error in listed[:_LISTED_FAILURES]]
         if len(listed) > _LISTED_FAILURES:
             lines.append(f"  ... and {len(listed) - _LISTED_FAILURES:,} more (see {out}).")
     if summary.interrupted:
@@ -98,7 +89,8 @@ Through the Batch API (half price, within 24 hours):
   ogv caption photos/ --prompt "One-line caption" --out captions.jsonl --batch
   ogv caption --batch --resume --out captions.jsonl    # after Ctrl-C or --no-wait
   ogv batch status captions.jsonl
-Exit status: 0 all answered, 1 some failed, 2 usage error, 130 Ctrl-C."""
+Exit status: 0 all answered, 1 some failed, 2 usage or configuration error
+(a missing or refused key included), 130 Ctrl-C."""
 )
 @click.argument("paths", nargs=-1, metavar="PATH...")
 @click.option("--prompt", "-p", help="What to ask about every image.  [required]")
@@ -157,6 +149,7 @@ Exit status: 0 all answered, 1 some failed, 2 usage error, 130 Ctrl-C."""
 @click.option("--max-file-bytes", type=click.IntRange(1), default=MAX_FILE_BYTES, hidden=True)
 @click.option("--poll-interval", type=click.FloatRange(0), default=10.0, hidden=True)
 @detail_option
+@max_pixels_option
 @backend_option
 @api_options
 @click.pass_context
@@ -168,6 +161,7 @@ def caption(
     concurrency: int,
     max_retries: int,
     detail: Detail,
+    max_pixels: int | None,
     model: str,
     base_url: str | None,
     backend: str | None,
@@ -189,6 +183,7 @@ def caption(
     With --batch, the same lines (each also naming its batch job) come from Gemini's
     Batch API: see `ogv batch --help` to check on or stop a run.
     """
+    check_output(out)  # before the folders are searched and any request is made
     use_batch = use_batch or resume
     if not use_batch:
         for flag, given in (
@@ -218,6 +213,7 @@ def caption(
             model=model,
             base_url=base_url,
             detail=detail,
+            max_pixels=max_pixels,
             max_retries=max_retries,
             resume=resume,
             wait=not no_wait,
@@ -247,31 +243,36 @@ def caption(
         TextColumn("captioning"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RateColumn(),
-        TimeRemainingColumn(),
+        RateColumn(),
+        TimeLeftColumn(),
         console=console,
         disable=not console.is_terminal,
     )
     task = progress.add_task("caption", total=len(found.files))
+    plain = PlainProgress(Meter(len(found.files)), "captioning", enabled=not console.is_terminal)
 
-    def advance(_: Any) -> None:
-        progress.advance(task)
+    def advance(outcome: Any) -> None:
+        plain.add(outcome)
+        progress.update(task, advance=1, worked=plain.meter.worked)
 
     captioner = Captioner(
         client_factory=partial(
-            make_async_client, base_url, policy=cli_policy(detail), max_retries=max_retries
+            make_async_client,
+            base_url,
+            policy=cli_policy(detail, max_pixels),
+            max_retries=max_retries,
         ),
         prompt=prompt,
         model=model,
         out=out,
-        policy=cli_policy(detail),
+        policy=cli_policy(detail, max_pixels),
         backend=cli_backend(backend, base_url),
         concurrency=concurrency,
         on_progress=advance,
     )
     with progress:
         summary = run_sync(captioner, found.files)
-    for line in _summary_lines(summary, out, len(found.not_images)):
+    for line in _summary_lines(summary, out, found.not_images):
         click.echo(line, err=True)
     if summary.interrupted:
         ctx.exit(EXIT_INTERRUPTED)

@@ -20,10 +20,16 @@ from ..images.source import Source
 from ..policy import Detail, ImagePolicy
 from ._common import (
     api_options,
+    check_output,
     cli_policy,
+    cli_words,
     detail_option,
     image_argument,
     make_client,
+    max_pixels_option,
+    max_retries_option,
+    media_resolution_body,
+    media_resolution_option,
     table_console,
 )
 
@@ -86,7 +92,10 @@ def _table(found: list[Detection]) -> Table:
 Examples:
   ogv detect street.jpg --out boxes.png
   ogv detect street.jpg --prompt "find every car" --out cars.png --json
-  ogv detect scan.heic --detail low --out boxes.webp"""
+  ogv detect scan.heic --detail low --out boxes.webp
+\b
+Exit status: 0 boxes drawn, 1 failed, 2 usage or configuration error (a
+missing or refused key included), 130 Ctrl-C."""
 )
 @click.argument("image", metavar="IMAGE")
 @click.option(
@@ -113,6 +122,9 @@ Examples:
     help="Ask for the boxes with a JSON schema (response_format); --no-schema sends the "
     "prompt alone.",
 )
+@media_resolution_option
+@max_pixels_option
+@max_retries_option
 @api_options
 def detect(
     image: str,
@@ -123,6 +135,9 @@ def detect(
     schema: bool,
     model: str,
     base_url: str | None,
+    max_retries: int,
+    max_pixels: int | None,
+    media_resolution: str | None,
 ) -> None:
     """Find objects in IMAGE (a path, an http(s) or data: URL, or - for stdin) and draw their boxes.
 
@@ -132,22 +147,26 @@ def detect(
     box and its label drawn.
     """
     fmt = _output_format(out)
-    if not out.parent.is_dir():  # before the paid call, not after it
-        raise click.BadParameter(
-            f"Cannot write {out}: the folder {out.parent} does not exist. Create it, or "
-            "choose another --out.",
-            param_hint="--out",
-        )
-    policy = cli_policy(detail)
+    check_output(out)  # before the paid call, not after it
+    policy = cli_policy(detail, max_pixels)
     image_source = _read_once(image_argument(image, sys.stdin.buffer.read), policy)
+    extra = media_resolution_body(media_resolution)
+    # openai merges create()'s extra_body into the body: the field goes inside one.
+    create: dict[str, Any] = {} if extra is None else {"extra_body": {"extra_body": extra}}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DetectionWarning)
-        with make_client(base_url, policy=policy) as client:
+        with make_client(base_url, policy=policy, max_retries=max_retries) as client:
             found = detect_objects(
-                client, image_source, prompt=prompt, model=model, policy=policy, structured=schema
+                client,
+                image_source,
+                prompt=prompt,
+                model=model,
+                policy=policy,
+                structured=schema,
+                **create,
             )
     for warning in caught:
-        click.echo(f"ogv: warning: {' '.join(str(warning.message).split())}", err=True)
+        click.echo(f"ogv: warning: {cli_words(' '.join(str(warning.message).split()))}", err=True)
 
     with open_image(image_source.value, policy) as original:
         picture = draw_detections(original, found)

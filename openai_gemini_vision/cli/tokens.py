@@ -9,29 +9,34 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from ..caption.drift import DRIFT_THRESHOLD, drift
 from ..errors import GeminiVisionError
-from ..images.probe import fit_within
-from ..policy import LOW_DETAIL_MAX_SIDE, Detail
-from ..request.estimate import DEFAULT_MODEL, TokenEstimate, estimate_tokens_by_model
+from ..policy import Detail
+from ..request.estimate import (
+    DEFAULT_MODEL,
+)
 from ..token_rules import (
     MediaResolution,
-    detail_effect,
     media_resolution_of,
-    price_request,
     resolve_model,
 )
 from ._common import (
+    EXIT_FAILED,
     backend_option,
+    check_base_url,
     cli_backend,
     cli_policy,
     debug_option,
     default_model,
     detail_option,
-    image_argument,
+    image_arguments,
+    max_pixels_option,
+    passed_over_lines,
     table_console,
 )
+from ._pricing import price_each, price_together, report
 
 __all__ = ["tokens"]
 
@@ -40,82 +45,12 @@ def _size(size: list[int]) -> str:
     return f"{size[0]}x{size[1]}" if size else "?"
 
 
-def _detail_low(estimate: TokenEstimate) -> dict[str, Any]:
-    """What --detail low would bill for the same images: their sizes fitted to 384 px,
-    priced by the same rules (pixels need no decoding to be counted)."""
-    sizes = [
-        fit_within(*image.size, LOW_DETAIL_MAX_SIDE) if image.size else None
-        for image in estimate.images
-    ]
-    low = price_request(
-        sizes,
-        estimate.model,
-        backend=estimate.backend,
-        media_resolution=estimate.media_resolution,
-    )
-    return {
-        "image_tokens": low.total,
-        "effect": detail_effect(estimate.model, estimate.backend),
-    }
-
-
-def _report(labels: list[str], estimates: list[TokenEstimate], detail: Detail) -> dict[str, Any]:
-    """Everything both output forms show, as JSON-ready data."""
-    first = estimates[0]
-    rows = []
-    for index, (label, image) in enumerate(zip(labels, first.images, strict=True)):
-        rows.append(
-            {
-                "file": label,
-                "format": image.format,
-                "mime_type": image.mime_type,
-                "original_size": list(image.original_size or ()),
-                "mime_type_as_sent": image.mime_type_as_sent,
-                "size_as_sent": list(image.size or ()),
-                "bytes_as_sent": image.bytes_as_sent,
-                "changes": list(image.changes),
-                "tokens": {
-                    est.model: {
-                        "tiles": est.images[index].tiles,
-                        "tokens": est.images[index].tokens,
-                    }
-                    for est in estimates
-                },
-            }
-        )
-    notes: list[str] = []
-    for est in estimates:
-        notes += [note for note in est.notes if note not in notes]
-    return {
-        "models": [
-            {
-                "model": est.model,
-                "backend": est.backend,
-                "family": est.family,
-                "assumed_family": est.assumed_family,
-                "media_resolution": est.media_resolution,
-                "detail_low": None if detail == "low" else _detail_low(est),
-            }
-            for est in estimates
-        ],
-        "detail": detail,
-        "images": rows,
-        "total": {
-            "bytes_as_sent": sum(row["bytes_as_sent"] or 0 for row in rows),
-            "tokens": {
-                est.model: {"tiles": sum(i.tiles for i in est.images), "tokens": est.image_tokens}
-                for est in estimates
-            },
-        },
-        "notes": notes,
-    }
-
-
 def _table(report: dict[str, Any]) -> Table:
     models = [m["model"] for m in report["models"]]
     single = len(models) == 1
+    failed = report["total"]["not_priced"] > 0
     table = Table(show_footer=True, footer_style="bold")
-    table.add_column("File", "Total", overflow="fold")
+    table.add_column("File", f"Total ({report['total']['images']:,} images)", overflow="fold")
     table.add_column("Format")
     table.add_column("Original", justify="right")
     table.add_column("As sent", justify="right")
@@ -129,7 +64,15 @@ def _table(report: dict[str, Any]) -> Table:
                 f"{model}\ntokens", f"{totals[model]['tokens']:,}", justify="right", overflow="fold"
             )
     table.add_column("Bytes as sent", f"{report['total']['bytes_as_sent']:,}", justify="right")
+    if failed:
+        table.add_column(
+            "Not priced because", f"{report['total']['not_priced']:,} not priced", max_width=60
+        )
     for row in report["images"]:
+        if row["error"] is not None:
+            cells = ["-"] * (len(table.columns) - 2)
+            table.add_row(Text(row["file"]), *cells, Text(row["error"]))
+            continue
         costs = row["tokens"]
         if single:
             cells = [f"{costs[models[0]]['tiles']:,}", f"{costs[models[0]]['tokens']:,}"]
@@ -138,14 +81,55 @@ def _table(report: dict[str, Any]) -> Table:
         sent_as = row["mime_type_as_sent"].removeprefix("image/").upper()
         converted = sent_as != row["mime_type"].removeprefix("image/").upper()
         table.add_row(
-            row["file"],
+            Text(row["file"]),
             f"{row['format']} -> {sent_as}" if converted else row["format"],
             _size(row["original_size"]),
             _size(row["size_as_sent"]),
             *cells,
             "?" if row["bytes_as_sent"] is None else f"{row['bytes_as_sent']:,}",
+            *([""] if failed else []),
         )
     return table
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    """The table, then per model its rule and what --detail low would bill, then how the
+    images were grouped into requests, the files passed over, and the notes."""
+    table = _table(report)
+    console = table_console(table)
+    console.print(table)
+
+    def say(text: str, **style: Any) -> None:
+        # Whole lines: a terminal wraps them itself, and a log or pipe keeps them intact.
+        console.print(text, markup=False, highlight=False, soft_wrap=True, **style)
+
+    for model in report["models"]:
+        assumed = " (assumed: name not recognised)" if model["assumed_family"] else ""
+        say(f"{model['model']}: priced with the {model['family']} rule{assumed}.")
+        low = model["detail_low"]
+        if low is not None:
+            now = report["total"]["tokens"][model["model"]]["tokens"]
+            change = (
+                f"the same {now:,} image tokens"
+                if low["image_tokens"] == now
+                else f"{low['image_tokens']:,} image tokens instead of {now:,}"
+            )
+            say(f"  --detail low would bill {change}. {low['effect']}")
+    count = report["total"]["images"]
+    if count > 1 and report["requests"] == "each":
+        say(
+            f"Priced as {count:,} requests of one image each, as ogv caption sends them "
+            "(--together: as one request, as ogv ask sends them)."
+        )
+    elif count > 1:
+        say(
+            f"Priced as one request of {count:,} images, as ogv ask sends them (--each: one "
+            "request per image, as ogv caption sends them)."
+        )
+    for line in passed_over_lines(report["passed_over"]):
+        say(line)
+    for note in report["notes"]:
+        say(f"Note: {note}", style="dim")
 
 
 def _compare(path: Path, as_json: bool) -> None:
@@ -218,6 +202,14 @@ def _compare(path: Path, as_json: bool) -> None:
     help="Gemini 3 per-image resolution (low/medium also fix earlier models' cost). "
     "[default: the model's own]",
 )
+@click.option(
+    "--each/--together",
+    default=None,
+    help="Price each image as its own request, as ogv caption sends them, or all as one "
+    "request, as ogv ask does (Gemini 2.0 bills several images in a request 258 tokens "
+    "each). [default: --each when IMAGE names a folder or glob, else --together]",
+)
+@max_pixels_option
 @backend_option
 @click.option(
     "--compare",
@@ -231,33 +223,43 @@ def _compare(path: Path, as_json: bool) -> None:
     "--base-url",
     metavar="URL",
     default=None,
+    callback=check_base_url,
     help="Names the backend like every ogv command's (Vertex AI's endpoint bills "
     "differently); estimates never call it.",
 )
 @debug_option
+@click.pass_context
 def tokens(
+    ctx: click.Context,
     images: tuple[str, ...],
     models: tuple[str, ...],
     detail: Detail,
     media_resolution: str | None,
+    each: bool | None,
+    max_pixels: int | None,
     backend: str | None,
     compare: Path | None,
     as_json: bool,
     base_url: str | None,
 ) -> None:
-    """Estimate the tokens Gemini bills for IMAGE files, offline: no key, no network.
+    """Estimate the tokens Gemini bills for images, offline: no key, no network.
 
-    IMAGE is what ogv ask takes: a file, an http(s) or data: URL, or - (stdin). The
-    images are planned exactly as ogv ask would send them (conversion, orientation,
-    --detail, the 20 MB fit), reading only headers when an image goes as it is; an
-    http(s) URL is not fetched, so its size and tokens show as unknown.
+    IMAGE is what ogv ask takes (a file, an http(s) or data: URL, or - for stdin), or a
+    folder (searched recursively, as ogv caption searches it) or a glob. The images are
+    planned exactly as they would be sent (conversion, orientation, --detail, the 20 MB
+    fit), reading only headers when an image goes as it is; an http(s) URL is not
+    fetched, so its size and tokens show as unknown. A file that cannot be sent gets a
+    row saying why, left out of the totals.
 
     \b
     Examples:
       ogv tokens photo.jpg
+      ogv tokens photos/ --model gemini-2.5-flash
       ogv tokens a.jpg b.png --model gemini-2.0-flash --model gemini-3-pro-preview
       ogv tokens scan.png --detail low --json
       ogv tokens --compare captions.jsonl
+    \b
+    Exit status: 0 every image priced, 1 some could not be, 2 usage error.
     """
     if compare is not None:
         if images:
@@ -265,10 +267,17 @@ def tokens(
         _compare(compare, as_json)
         return
     if not images:
-        raise click.UsageError("Name IMAGE files (or URLs, or -), or --compare FILE.jsonl.")
-    policy = cli_policy(detail)
+        raise click.UsageError(
+            "Name IMAGE files, folders or globs (or URLs, or -), or --compare FILE.jsonl."
+        )
+    if images.count("-") > 1:
+        raise click.BadParameter("stdin ('-') can hold only one image.", param_hint="IMAGE")
     # An http(s) URL is listed unsized: estimates never touch the network.
-    sources = [image_argument(text, sys.stdin.buffer.read) for text in images]
+    found = image_arguments(images, sys.stdin.buffer.read)
+    if not found.sources:
+        raise click.UsageError(
+            f"No image files in {', '.join(images)}; name image files or folders holding them."
+        )
     resolution: MediaResolution | None = media_resolution_of(media_resolution)
     names = list(dict.fromkeys(models or (default_model(),)))
     for model in names:
@@ -276,33 +285,25 @@ def tokens(
             resolve_model(model).rule.cost(1, 1, resolution)
         except GeminiVisionError as exc:
             raise click.BadParameter(exc.message, param_hint="--media-resolution") from None
-    message = {"role": "user", "content": sources}
     billed_at = cli_backend(backend, base_url)
-    by_model = estimate_tokens_by_model(
-        [message], names, policy=policy, media_resolution=resolution, backend=billed_at
+    price = price_each if (found.expanded if each is None else each) else price_together
+    priced = price(
+        found.sources,
+        names,
+        policy=cli_policy(detail, max_pixels),
+        media_resolution=resolution,
+        backend=billed_at,
     )
-    report = _report([source.label for source in sources], list(by_model.values()), detail)
+    figures = report(priced, names, detail, billed_at, resolution, found.passed_over)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
-    table = _table(report)
-    console = table_console(table)
-    console.print(table)
-    for model in report["models"]:
-        assumed = " (assumed: name not recognised)" if model["assumed_family"] else ""
-        console.print(f"{model['model']}: priced with the {model['family']} rule{assumed}.")
-        low = model["detail_low"]
-        if low is not None:
-            now = report["total"]["tokens"][model["model"]]["tokens"]
-            change = (
-                f"the same {now:,} image tokens"
-                if low["image_tokens"] == now
-                else f"{low['image_tokens']:,} image tokens instead of {now:,}"
-            )
-            console.print(
-                f"  --detail low would bill {change}. {low['effect']}",
-                markup=False,
-                highlight=False,
-            )
-    for note in report["notes"]:
-        console.print(f"Note: {note}", style="dim", markup=False, highlight=False)
+        click.echo(json.dumps(figures, indent=2))
+    else:
+        _print_report(figures)
+    missing = figures["total"]["not_priced"]
+    if missing:
+        click.echo(
+            f"ogv: {missing:,} of {len(figures['images']):,} images could not be priced (the "
+            "table says why); the totals leave them out.",
+            err=True,
+        )
+        ctx.exit(EXIT_FAILED)

@@ -244,7 +244,9 @@ def too_large(size: tuple[int, int] | None, policy: ImagePolicy) -> ImageTooLarg
     )
     return ImageTooLargeError(
         f"The image is {found} (a guard against decompression bombs). Downscale it first, "
-        f"or raise ImagePolicy(max_pixels=...){also} if you trust its source."
+        f"or raise ImagePolicy(max_pixels=...){also} if you trust its source.",
+        limit=limit,
+        actual=None if size is None else size[0] * size[1],
     )
 
 
