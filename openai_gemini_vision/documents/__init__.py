@@ -1,0 +1,20 @@
+"""PDFs and videos as images Gemini reads: page images and sampled frames, each labelled."""
+
+from __future__ import annotations
+
+from .pdf import PDF_MIME, Page, is_pdf, parse_pages, pdf_from_file_part, render_pages
+from .sizing import FamilyCost, PageSize, family_cost, frame_side, page_size
+
+__all__ = [
+    "PDF_MIME",
+    "FamilyCost",
+    "Page",
+    "PageSize",
+    "family_cost",
+    "frame_side",
+    "is_pdf",
+    "page_size",
+    "parse_pages",
+    "pdf_from_file_part",
+    "render_pages",
+]
