@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from .pdf import PDF_MIME, Page, is_pdf, parse_pages, pdf_from_file_part, render_pages
 from .sizing import FamilyCost, PageSize, family_cost, frame_side, page_size
+from .video import Frame, is_video, sample_frames, timestamp
 
 __all__ = [
     "PDF_MIME",
     "FamilyCost",
+    "Frame",
     "Page",
     "PageSize",
     "family_cost",
     "frame_side",
     "is_pdf",
+    "is_video",
     "page_size",
     "parse_pages",
     "pdf_from_file_part",
     "render_pages",
+    "sample_frames",
+    "timestamp",
 ]
