@@ -1,4 +1,4 @@
-"""The `ogv` command line: ask about images, estimate tokens, caption folders, draw boxes.
+"""The `ogv` command line: ask about images, estimate tokens, caption folders, draw boxes and masks.
 
 Each command lives in its own module; `_common` maps library errors to exit codes in
 one place.
@@ -10,11 +10,13 @@ from ._common import main, ogv
 from .ask import ask
 from .caption import caption
 from .detect import detect
+from .segment import segment
 from .tokens import tokens
 
 ogv.add_command(ask)
 ogv.add_command(tokens)
 ogv.add_command(caption)
 ogv.add_command(detect)
+ogv.add_command(segment)
 
 __all__ = ["main", "ogv"]
