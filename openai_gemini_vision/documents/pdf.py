@@ -66,6 +66,9 @@ _PNG_LEVEL = 6
 _JPEG_QUALITY = 90
 
 _PAGES_FIX = "--pages on the command line, ImagePolicy(pdf_pages=...) in code"
+# A page tree that counts no pages, and no page object anywhere in the file.
+_NO_PAGES = re.compile(rb"/Type\s*/Pages\b[^>]*/Count\s+0\b|/Count\s+0\b[^>]*/Type\s*/Pages\b")
+_A_PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?\s*)?$")
 
 
@@ -253,7 +256,7 @@ def _document(data: bytes, password: str | None, source: str) -> Iterator[pypdfi
         try:
             document = pdfium.PdfDocument(data, password=password)
         except pdfium.PdfiumError as exc:
-            raise _open_error(exc, password, source) from None
+            raise _open_error(exc, password, source, data) from None
     try:
         yield document
     finally:
@@ -261,7 +264,7 @@ def _document(data: bytes, password: str | None, source: str) -> Iterator[pypdfi
             document.close()
 
 
-def _open_error(exc: Any, password: str | None, source: str) -> Exception:
+def _open_error(exc: Any, password: str | None, source: str, data: bytes) -> Exception:
     raw = require("pypdfium2.raw", "PDF pages")
     code = getattr(exc, "err_code", None)
     if code == raw.FPDF_ERR_PASSWORD:
@@ -280,6 +283,11 @@ def _open_error(exc: Any, password: str | None, source: str) -> Exception:
             f"{source} is encrypted with a scheme PDFium cannot read; remove the encryption "
             "first (qpdf --decrypt in.pdf out.pdf) and send that.",
             source=source,
+        )
+    if _NO_PAGES.search(data) and not _A_PAGE.search(data):
+        # PDFium refuses a document of no pages as a "data format error"; say what it is.
+        return EmptyDocumentError(
+            f"{source} has no pages; there is nothing to send.", source=source
         )
     return CorruptDocumentError(
         f"{source} is damaged or not a PDF ({exc}); repair it (qpdf in.pdf repaired.pdf, or "
