@@ -161,6 +161,27 @@ def test_an_unreadable_video_is_refused_naming_a_fix(data: bytes) -> None:
     assert isinstance(info.value, ValueError)
 
 
+def test_a_file_cut_off_after_its_index_is_refused_not_shortened(tmp_path: Path) -> None:
+    """An MP4 with its index first ("faststart") that is cut short still opens; it is refused
+    rather than quietly sampled up to the cut, naming where it stops and the length it claims."""
+    path = tmp_path / "whole.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=10, options={"g": "10"})
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        for n in range(100):
+            picture = Image.new("RGB", (64, 32), (n * 2, 0, 0))
+            for packet in stream.encode(av.VideoFrame.from_image(picture)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    whole = path.read_bytes()
+    assert len(sample_frames(whole)) == 10
+    with pytest.raises(
+        CorruptDocumentError, match=r"cut\.mp4 stops at 00:00:0\d though it says it lasts 00:00:10"
+    ):
+        sample_frames(whole[: len(whole) // 2], source="cut.mp4")
+
+
 def test_a_codec_without_a_decoder_is_refused_naming_a_conversion() -> None:
     """A stream whose codec FFmpeg has no decoder for is an UnsupportedDocumentError."""
     unknown = make_video(seconds=1).replace(b"avc1", b"zzzz")

@@ -148,6 +148,8 @@ class _Plan:
     times: list[float]
     """Seconds from the start at which to take a frame."""
     note: str
+    duration: float | None = None
+    """How long the file says the video lasts."""
 
 
 def _plan(duration: float | None, fps: float, max_frames: int) -> _Plan:
@@ -157,12 +159,13 @@ def _plan(duration: float | None, fps: float, max_frames: int) -> _Plan:
         return _Plan(times, f"sampled at {rate} (the length is not recorded; at most {max_frames})")
     wanted = max(1, math.ceil(duration * fps - 1e-9))
     if wanted <= max_frames:
-        return _Plan([i / fps for i in range(wanted)], f"sampled at {rate}")
+        return _Plan([i / fps for i in range(wanted)], f"sampled at {rate}", duration)
     step = duration / max_frames
     return _Plan(
         [i * step for i in range(max_frames)],
         f"sampled {max_frames} frames evenly, one every {step:.2f} s over {timestamp(duration)} "
         f"(at {rate} there would be {wanted}; raise {_FRAMES_FIX} for more)",
+        duration,
     )
 
 
@@ -309,6 +312,7 @@ def _sample(
     container: Any, stream: Any, plan: _Plan, side: int, budget: int, source: str
 ) -> list[Frame]:
     """Take the frame showing at each planned time, seeking past stretches between them."""
+    av = require("av", "Video frames")
     base = stream.time_base or Fraction(1, 1_000_000)
     start = stream.start_time or 0
     keyframes = _keyframes(stream)
@@ -325,13 +329,19 @@ def _sample(
         goal = start + when / base
         # The keyframe at or before this sample; seek there when it is past what was decoded.
         at = bisect.bisect_right(keyframes, goal) - 1
-        if decoded is None or (at >= 0 and keyframes[at] > position and keyframes[at] > start):
-            if decoded is not None:
+        if decoded is None:
+            decoded = _decoded(container, stream, source)
+        elif at >= 0 and keyframes[at] > position and keyframes[at] > start:
+            try:
                 container.seek(int(goal), stream=stream, backward=True, any_frame=False)
-            decoded, current = _decoded(container, stream, source), None
+            except av.error.FFmpegError:
+                keyframes = []  # not seekable after all: decode on, in order
+            else:
+                decoded, current = _decoded(container, stream, source), None
         while current is None or _seconds(current, start, base, seen, rate) + half_frame < when:
             current = next(decoded, None)
             if current is None:
+                _check_complete(plan, when, frames, source)
                 return frames  # the video ended before this planned time
             seen += 1
             position = current.pts if current.pts is not None else position
@@ -365,6 +375,21 @@ def _sample(
             )
         )
     return frames
+
+
+def _check_complete(plan: _Plan, when: float, frames: list[Frame], source: str) -> None:
+    """Refuse a video that stops well before the length its file records: a cut-off file
+    would otherwise lose its end without a word."""
+    # A second of slack: the recorded length may run a frame or two past the last picture.
+    if plan.duration is None or when > plan.duration - 1.0:
+        return
+    ended = timestamp(frames[-1].time) if frames else "its start"
+    raise CorruptDocumentError(
+        f"{source} stops at {ended} though it says it lasts {timestamp(plan.duration)}: the "
+        "file is cut off or damaged. Send the whole file, or cut it to what plays "
+        "(ffmpeg -i in.mp4 -t 00:00:30 -c copy out.mp4) and send that.",
+        source=source,
+    )
 
 
 def _seconds(frame: Any, start: int, base: Fraction, seen: int, rate: Any) -> float:
