@@ -20,6 +20,7 @@ from openai_gemini_vision.documents import (
     family_cost,
     is_pdf,
     page_size,
+    page_sizes,
     parse_pages,
     pdf_from_file_part,
     render_pages,
@@ -292,6 +293,22 @@ def test_a_page_turned_by_its_rotate_entry_is_drawn_turned() -> None:
     document.close()
     (page,) = render_pages(buf.getvalue(), model="gemini-2.5-flash")
     assert (page.width, page.height) == (1650, 1275)
+
+
+@pytest.mark.parametrize("model", ["gemini-2.0-flash", "gemini-2.5-flash"])
+def test_page_sizes_are_what_rendering_gives_without_rendering(model: str) -> None:
+    """`page_sizes` (for estimates) agrees with the pages rendered, turned pages included."""
+    document = pypdfium2.PdfDocument(make_pdf([["a"], ["b"], ["c"]], size=(595, 842)))
+    document[1].set_rotation(90)
+    buf = io.BytesIO()
+    document.save(buf)
+    document.close()
+    data = buf.getvalue()
+    planned = page_sizes(data, pages="2-3", model=model)
+    rendered = render_pages(data, pages="2-3", model=model)
+    assert [n for n, _ in planned] == [2, 3]
+    assert [(s.width, s.height) for _, s in planned] == [(p.width, p.height) for p in rendered]
+    assert planned[0][1].width > planned[0][1].height  # the turned page is landscape
 
 
 def test_a_page_is_also_a_prepared_image() -> None:

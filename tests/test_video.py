@@ -12,7 +12,7 @@ import pytest
 from media import make_video, tagged_frame_width
 from PIL import Image
 
-from openai_gemini_vision.documents import is_video, sample_frames, timestamp
+from openai_gemini_vision.documents import frame_plan, is_video, sample_frames, timestamp
 from openai_gemini_vision.errors import (
     CorruptDocumentError,
     DocumentError,
@@ -28,6 +28,12 @@ from openai_gemini_vision.policy import ImagePolicy
 def clip() -> bytes:
     """Five seconds at 10 frames a second, 64x32, a keyframe every second."""
     return make_video(seconds=5, fps=10)
+
+
+@pytest.fixture(scope="module")
+def wide_sideways() -> bytes:
+    """Five seconds of 800x450 stored sideways (a rotation tag of 90 degrees)."""
+    return make_video(seconds=5, fps=10, size=(800, 450), rotation=90)
 
 
 def _frame_numbers(frames: list) -> list[int]:  # type: ignore[type-arg]
@@ -130,6 +136,22 @@ def test_frames_are_scaled_to_what_the_family_bills_least_for(
     assert "scaled 1280x720 -> " in frame.note
     (small,) = sample_frames(make_video(seconds=1, size=(160, 96)), model=model)
     assert (small.width, small.height) == (160, 96)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "count"), [({}, 5), ({"fps": 4}, 20), ({"max_frames": 3}, 3), ({"fps": 30}, 50)]
+)
+def test_the_plan_for_an_estimate_matches_what_is_sampled(
+    wide_sideways: bytes,
+    kwargs: dict,
+    count: int,  # type: ignore[type-arg]
+) -> None:
+    """`frame_plan` gives the count and size `sample_frames` delivers, from one decoded frame."""
+    data = wide_sideways
+    plan = frame_plan(data, model="gemini-2.0-flash", **kwargs)
+    frames = sample_frames(data, model="gemini-2.0-flash", **kwargs)
+    assert plan.count == len(frames) == count
+    assert {(f.width, f.height) for f in frames} == {(plan.width, plan.height)} == {(216, 384)}
 
 
 def test_a_webm_without_an_index_is_read_in_order() -> None:

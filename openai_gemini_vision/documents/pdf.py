@@ -34,7 +34,7 @@ from ..errors import (
 from ..images.prepared import PreparedImage, data_url
 from ..policy import DEFAULT_POLICY, ImagePolicy
 from ._extra import require
-from .sizing import family_cost, page_size
+from .sizing import PageSize, family_cost, page_size
 
 if TYPE_CHECKING:
     import pypdfium2
@@ -43,6 +43,7 @@ __all__ = [
     "PDF_MIME",
     "Page",
     "is_pdf",
+    "page_sizes",
     "parse_pages",
     "pdf_from_file_part",
     "render_pages",
@@ -409,6 +410,40 @@ def render_pages(
                 )
             )
     return rendered
+
+
+def page_sizes(
+    data: bytes,
+    *,
+    pages: str | Sequence[int] | None = None,
+    model: str | None = None,
+    backend: str | None = None,
+    policy: ImagePolicy | None = None,
+    password: str | None = None,
+    source: str = "PDF",
+) -> list[tuple[int, PageSize]]:
+    """(page number, size it would be rendered at) for the chosen pages, without rendering:
+    what an estimate needs. Raises as `render_pages` does, but for the budget."""
+    policy = policy or DEFAULT_POLICY
+    spec = pages if pages is not None else policy.pdf_pages
+    if not data:
+        raise EmptyDocumentError(
+            f"{source} is empty (0 bytes); send the PDF's bytes.", source=source
+        )
+    cost = family_cost(model, backend)
+    with _document(bytes(data), password, source) as document:
+        with _PDFIUM:
+            count = len(document)
+        if count == 0:
+            raise EmptyDocumentError(
+                f"{source} has no pages; there is nothing to send.", source=source
+            )
+        sizes = []
+        for number in parse_pages(spec, count, source=source):
+            with _PDFIUM:
+                width_pt, height_pt = document.get_page_size(number - 1)
+            sizes.append((number, page_size(width_pt, height_pt, cost, dpi=policy.pdf_dpi)))
+    return sizes
 
 
 def _render(

@@ -16,6 +16,7 @@ import io
 import math
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -34,7 +35,7 @@ from ..policy import DEFAULT_POLICY, ImagePolicy
 from ._extra import require
 from .sizing import family_cost, frame_side
 
-__all__ = ["Frame", "is_video", "sample_frames", "timestamp"]
+__all__ = ["Frame", "FramePlan", "frame_plan", "is_video", "sample_frames", "timestamp"]
 
 # Frames are photographs already compressed once: quality 85 keeps them clean at ~60 kB
 # for 768 px (bench/bench_documents.py).
@@ -274,6 +275,18 @@ def sample_frames(
     """
     av = require("av", "Video frames")
     policy = policy or DEFAULT_POLICY
+    fps, max_frames = _rates(policy, fps, max_frames)
+    budget = policy.max_request_bytes if max_bytes is None else max_bytes
+    side = frame_side(family_cost(model, backend))
+    with _opened(av, video, source) as (container, stream):
+        plan = _plan(_duration(container, stream), float(fps), max_frames)
+        frames = _sample(container, stream, plan, side, budget, source)
+    if not frames:
+        raise EmptyDocumentError(f"{source}: no frame could be decoded; {_CONVERT}.", source=source)
+    return frames
+
+
+def _rates(policy: ImagePolicy, fps: float | None, max_frames: int | None) -> tuple[float, int]:
     fps = policy.video_fps if fps is None else fps
     max_frames = policy.video_max_frames if max_frames is None else max_frames
     if not (isinstance(fps, int | float) and 0 < fps <= 30) or max_frames < 1:
@@ -281,10 +294,16 @@ def sample_frames(
             f"fps must be above 0 and at most 30, and max_frames at least 1; got fps={fps!r}, "
             f"max_frames={max_frames!r} ({_FRAMES_FIX})."
         )
-    budget = policy.max_request_bytes if max_bytes is None else max_bytes
+    return float(fps), max_frames
+
+
+@contextmanager
+def _opened(
+    av: Any, video: bytes | str | os.PathLike[str], source: str
+) -> Iterator[tuple[Any, Any]]:
+    """The open container and its first video stream, checked; closed on leaving."""
     if isinstance(video, bytes | bytearray) and not video:
         raise EmptyDocumentError(f"{source} is empty (0 bytes).", source=source)
-    side = frame_side(family_cost(model, backend))
     container = _open(av, video, source)
     with container:
         if not container.streams.video:
@@ -301,11 +320,52 @@ def sample_frames(
                 source=source,
             )
         stream.thread_type = "AUTO"  # frame and slice threads: ~2x on two cores
-        plan = _plan(_duration(container, stream), float(fps), max_frames)
-        frames = _sample(container, stream, plan, side, budget, source)
-    if not frames:
-        raise EmptyDocumentError(f"{source}: no frame could be decoded; {_CONVERT}.", source=source)
-    return frames
+        yield container, stream
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """How many frames `sample_frames` would take and their size, found without sampling."""
+
+    count: int
+    """Frames planned (at most; a video whose own rate is lower gives fewer)."""
+    width: int
+    height: int
+    note: str
+
+
+def frame_plan(
+    video: bytes | str | os.PathLike[str],
+    *,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    model: str | None = None,
+    backend: str | None = None,
+    policy: ImagePolicy | None = None,
+    source: str = "video",
+) -> FramePlan:
+    """What an estimate needs: the frame count and size, from the header and one decoded
+    frame (for its rotation), never the whole video. Raises as `sample_frames` does."""
+    av = require("av", "Video frames")
+    policy = policy or DEFAULT_POLICY
+    fps, max_frames = _rates(policy, fps, max_frames)
+    side = frame_side(family_cost(model, backend))
+    with _opened(av, video, source) as (container, stream):
+        plan = _plan(_duration(container, stream), fps, max_frames)
+        first = next(_decoded(container, stream, source), None)
+        if first is None:
+            raise EmptyDocumentError(
+                f"{source}: no frame could be decoded; {_CONVERT}.", source=source
+            )
+        width, height = _display_size(stream, first)
+        scale = min(1.0, side / max(width, height))
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        if round(abs(getattr(first, "rotation", 0) or 0)) == 90:
+            width, height = height, width
+    count = len(plan.times)
+    if stream.frames:
+        count = min(count, stream.frames)
+    return FramePlan(count, width, height, plan.note)
 
 
 def _sample(
