@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import bench_batch
 import bench_caption
 import bench_fetch
 import bench_images
@@ -54,9 +55,11 @@ WORKLOADS: list[tuple[str, Callable[[int], list[Row]], int, int]] = [
     ('2. detail="low"', bench_images.low_detail_rows, 21, 3),
     ("3. three 12 MP PNGs", bench_request.fitting_rows, 5, 1),
     ("4. token estimate", bench_tokens.estimate_rows, 9, 3),
+    ("4b. token rules", bench_tokens.rules_rows, 25, 5),
     ("5. eight URL images", bench_fetch.url_rows, 9, 3),
     ("6. ogv caption", bench_caption.caption_rows, 3, 1),
     ("7. peak memory", bench_memory.memory_rows, 3, 1),
+    ("8. batch JSONL build", bench_batch.batch_rows, 3, 1),
 ]
 
 

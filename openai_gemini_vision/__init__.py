@@ -25,6 +25,8 @@ from .detection import (
     segment,
 )
 from .errors import (
+    BatchError,
+    BatchStateError,
     BlockedURLError,
     CorruptDocumentError,
     CorruptImageError,
@@ -34,6 +36,7 @@ from .errors import (
     EmptyDocumentError,
     EncryptedDocumentError,
     FetchError,
+    FilesAPIError,
     GeminiVisionError,
     GeminiVisionWarning,
     ImageError,
@@ -69,6 +72,8 @@ __all__ = [
     "GEMINI_BASE_URL",
     "SUPPORTED_MIME_TYPES",
     "AsyncOpenAI",
+    "BatchError",
+    "BatchStateError",
     "BlockedURLError",
     "CorruptDocumentError",
     "CorruptImageError",
@@ -79,6 +84,7 @@ __all__ = [
     "EmptyDocumentError",
     "EncryptedDocumentError",
     "FetchError",
+    "FilesAPIError",
     "GeminiVisionError",
     "GeminiVisionWarning",
     "ImageError",

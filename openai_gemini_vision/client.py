@@ -12,21 +12,24 @@ well (array-wrapped errors, a refused key, quota).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import httpx2
 import openai
+from openai._base_client import BaseClient
 from openai._models import FinalRequestOptions
 from openai._utils._json import openapi_dumps
 
-from .errors import MissingAPIKeyError
+from .errors import InvalidArgumentError, MissingAPIKeyError
 from .policy import DEFAULT_POLICY, ImagePolicy
-from .request.prepare import PreparedRequest, aprepare_messages, prepare_messages
+from .request.prepare import PreparedRequest, aprepare_messages, is_prepared, prepare_messages
+from .token_rules import backend_for_base_url, media_resolution_in
 
 __all__ = ["GEMINI_BASE_URL", "AsyncOpenAI", "OpenAI", "wrap"]
 
@@ -125,20 +128,35 @@ class _Preparation:
         self._done: OrderedDict[int, tuple[object, dict[str, Any], int]] = OrderedDict()
         self._bytes = 0
 
-    @staticmethod
-    def chat_body(options: FinalRequestOptions) -> Mapping[str, Any] | None:
-        """The JSON body if this is a chat-completion request carrying messages, else None."""
+    def pending(self, options: FinalRequestOptions) -> Mapping[str, Any] | None:
+        """The chat body this request still needs prepared, or None.
+
+        None for anything but a chat completion, for a body whose images this library
+        prepared already (sent on untouched), and for a retry of a body prepared before,
+        whose prepared copy goes back into `options` at no cost.
+        """
         if options.method.lower() != "post":
             return None
         if not options.url.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
             return None
         body = options.json_data
-        if isinstance(body, Mapping) and "messages" in body:
-            return body
-        return None
+        if not isinstance(body, Mapping) or "messages" not in body:
+            return None
+        if is_prepared(body["messages"]):
+            return None
+        with self._lock:
+            entry = self._done.get(id(body))
+            if entry is not None and entry[0] is body:
+                self._done.move_to_end(id(body))
+                options.json_data = entry[1]
+                return None
+        return body
 
-    def arguments(self, body: Mapping[str, Any], options: FinalRequestOptions) -> dict[str, Any]:
-        """Keyword arguments for `prepare_messages`: model, policy, and the rest's weight."""
+    def arguments(
+        self, body: Mapping[str, Any], options: FinalRequestOptions, base_url: object
+    ) -> dict[str, Any]:
+        """Keyword arguments for `prepare_messages`: model, policy, the rest's weight, and
+        what prices it: the backend the base URL names, a media resolution the body holds."""
         model = body.get("model")
         rest: dict[str, Any] = {key: value for key, value in body.items() if key != "messages"}
         if isinstance(options.extra_json, Mapping):  # extra_body, merged in by openai later
@@ -148,23 +166,22 @@ class _Preparation:
             extra_bytes = len(openapi_dumps(rest))
         except (TypeError, ValueError):  # openai will refuse to send it anyway
             extra_bytes = 0
+        try:
+            resolution = media_resolution_in(rest)
+        except InvalidArgumentError:
+            resolution = None  # the estimate's to honour, not ours to refuse: Gemini judges
         return {
             "model": model if isinstance(model, str) else None,
             "policy": self.policy,
             "extra_bytes": extra_bytes,
+            "backend": backend_for_base_url(base_url),
+            "media_resolution": resolution,
         }
 
-    def lookup(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The body prepared earlier from this very object (a retry), if any."""
-        with self._lock:
-            entry = self._done.get(id(body))
-            if entry is None or entry[0] is not body:
-                return None
-            self._done.move_to_end(id(body))
-            return entry[1]
-
-    def store(self, body: Mapping[str, Any], prepared: PreparedRequest) -> dict[str, Any]:
-        """A new body with the prepared messages, remembered for retries."""
+    def store(
+        self, options: FinalRequestOptions, body: Mapping[str, Any], prepared: PreparedRequest
+    ) -> None:
+        """Put a new body with the prepared messages into `options`; remember it for retries."""
         new_body = {**body, "messages": prepared.messages}
         size = prepared.request_bytes
         with self._lock:
@@ -185,7 +202,7 @@ class _Preparation:
                 f"{size:,}",
                 f"{prepared.estimate.total_tokens:,}",
             )
-        return new_body
+        options.json_data = new_body
 
 
 def _error_message(status: int, message: str, error: Mapping[str, Any], max_retries: int) -> str:
@@ -215,9 +232,14 @@ def _error_message(status: int, message: str, error: Mapping[str, Any], max_retr
     return text
 
 
-def _readable_error(
-    client: openai.OpenAI | openai.AsyncOpenAI, err_msg: str, body: object, status: int
-) -> tuple[str, object]:
+class _Client(Protocol):
+    """What `_readable_error` reads of a client."""
+
+    max_retries: int
+    api_key: str
+
+
+def _readable_error(client: _Client, err_msg: str, body: object, status: int) -> tuple[str, object]:
     """(message, body) for openai's exception: Gemini's `[{"error": {...}}]` unwrapped."""
     if (
         isinstance(body, list)
@@ -237,10 +259,49 @@ def _readable_error(
     return err_msg, body
 
 
-class _SyncHooks(openai.OpenAI):
-    """What `OpenAI` and `wrap()` add to an `openai.OpenAI`: prepared messages, readable errors."""
+_KEEP: Any = object()
+
+
+def _copy_method(base: Callable[..., Any]) -> Callable[..., Any]:
+    """openai's `copy()` / `with_options()` for a hooked client, also taking `image_policy`.
+
+    The policy carries over to the copy unless one is given; `inspect.signature` shows
+    openai's parameters plus `image_policy`, and a wrong argument is refused by openai's
+    own method, in its words.
+    """
+    signature = inspect.signature(base)
+    parameters = list(signature.parameters.values())
+    policy = inspect.Parameter(
+        "image_policy",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation="ImagePolicy | None",
+    )
+    last = len(parameters) - (parameters[-1].kind is inspect.Parameter.VAR_KEYWORD)
+
+    def copy(self: Any, *args: Any, image_policy: Any = _KEEP, **kwargs: Any) -> Any:
+        policy = self._ogv.policy if image_policy is _KEEP else image_policy
+        extra = {"image_policy": policy, **kwargs.pop("_extra_kwargs", {})}
+        return base(self, *args, _extra_kwargs=extra, **kwargs)
+
+    copy.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*parameters[:last], policy, *parameters[last:]]
+    )
+    copy.__doc__ = base.__doc__
+    copy.__name__ = copy.__qualname__ = "copy"
+    return copy
+
+
+class _Hooks(BaseClient[Any, Any]):
+    """What `OpenAI`, `AsyncOpenAI` and `wrap()` add to an openai client, sync or async:
+    prepared messages, readable errors, and a policy that copies carry."""
+
+    # Built on openai's common base, not on `object`: wrap() swaps an instance's class
+    # for one with these hooks, which Python allows only between classes whose memory
+    # layout comes from the same base.
 
     _ogv: _Preparation
+    api_key: str
 
     def __init__(self, *, image_policy: ImagePolicy | None = None, **kwargs: Any) -> None:
         self._ogv = _Preparation(image_policy)
@@ -250,100 +311,49 @@ class _SyncHooks(openai.OpenAI):
     def image_policy(self) -> ImagePolicy:
         """The policy every chat-completion request's images are prepared with."""
         return self._ogv.policy
+
+    def _make_status_error(
+        self, err_msg: str, *, body: object, response: httpx2.Response
+    ) -> openai.APIStatusError:
+        err_msg, body = _readable_error(self, err_msg, body, response.status_code)
+        made: openai.APIStatusError = super()._make_status_error(
+            err_msg, body=body, response=response
+        )
+        return made
+
+
+class _SyncHooks(_Hooks, openai.OpenAI):
+    """The hooks on an `openai.OpenAI`."""
 
     def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
         options = super()._prepare_options(options)
-        body = self._ogv.chat_body(options)
-        if body is None:
-            return options
-        prepared = self._ogv.lookup(body)
-        if prepared is None:
-            arguments = self._ogv.arguments(body, options)
-            result = prepare_messages(body["messages"], **arguments)
-            prepared = self._ogv.store(body, result)
-        options.json_data = prepared
+        body = self._ogv.pending(options)
+        if body is not None:
+            arguments = self._ogv.arguments(body, options, self.base_url)
+            self._ogv.store(options, body, prepare_messages(body["messages"], **arguments))
         return options
 
-    def _make_status_error(
-        self, err_msg: str, *, body: object, response: httpx2.Response
-    ) -> openai.APIStatusError:
-        err_msg, body = _readable_error(self, err_msg, body, response.status_code)
-        return super()._make_status_error(err_msg, body=body, response=response)
-
     if not TYPE_CHECKING:  # keep openai's typed signature for callers
-
-        def copy(self, **kwargs):
-            """openai's `copy()`, keeping this client's image policy unless one is given."""
-            extra = {"image_policy": self._ogv.policy, **kwargs.pop("_extra_kwargs", {})}
-            return super().copy(_extra_kwargs=extra, **kwargs)
-
-        with_options = copy
+        copy = with_options = _copy_method(openai.OpenAI.copy)
 
 
-class _AsyncHooks(openai.AsyncOpenAI):
-    """What `AsyncOpenAI` and `wrap()` add to an `openai.AsyncOpenAI`."""
-
-    _ogv: _Preparation
-
-    def __init__(self, *, image_policy: ImagePolicy | None = None, **kwargs: Any) -> None:
-        self._ogv = _Preparation(image_policy)
-        super().__init__(**kwargs)
-
-    @property
-    def image_policy(self) -> ImagePolicy:
-        """The policy every chat-completion request's images are prepared with."""
-        return self._ogv.policy
+class _AsyncHooks(_Hooks, openai.AsyncOpenAI):
+    """The hooks on an `openai.AsyncOpenAI`; preparation runs off the event loop."""
 
     async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
         options = await super()._prepare_options(options)
-        body = self._ogv.chat_body(options)
-        if body is None:
-            return options
-        prepared = self._ogv.lookup(body)
-        if prepared is None:
-            arguments = self._ogv.arguments(body, options)
-            result = await aprepare_messages(body["messages"], **arguments)
-            prepared = self._ogv.store(body, result)
-        options.json_data = prepared
+        body = self._ogv.pending(options)
+        if body is not None:
+            arguments = self._ogv.arguments(body, options, self.base_url)
+            self._ogv.store(options, body, await aprepare_messages(body["messages"], **arguments))
         return options
 
-    def _make_status_error(
-        self, err_msg: str, *, body: object, response: httpx2.Response
-    ) -> openai.APIStatusError:
-        err_msg, body = _readable_error(self, err_msg, body, response.status_code)
-        return super()._make_status_error(err_msg, body=body, response=response)
-
     if not TYPE_CHECKING:  # keep openai's typed signature for callers
-
-        def copy(self, **kwargs):
-            """openai's `copy()`, keeping this client's image policy unless one is given."""
-            extra = {"image_policy": self._ogv.policy, **kwargs.pop("_extra_kwargs", {})}
-            return super().copy(_extra_kwargs=extra, **kwargs)
-
-        with_options = copy
+        copy = with_options = _copy_method(openai.AsyncOpenAI.copy)
 
 
-class OpenAI(_SyncHooks):
-    """`openai.OpenAI` pointed at Gemini, preparing every image before it is sent."""
-
-    def __init__(
-        self,
-        api_key: str | Callable[[], str] | None = None,
-        *,
-        base_url: str | httpx2.URL | None = None,
-        image_policy: ImagePolicy | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if kwargs.get("provider") is None:
-            if kwargs.get("workload_identity") is None:
-                api_key = _resolve_key(api_key)
-            base_url = _resolve_base_url(base_url)
-        super().__init__(image_policy=image_policy, api_key=api_key, base_url=base_url, **kwargs)
-        _forget_openai_environment(self, kwargs)
-
-
-class AsyncOpenAI(_AsyncHooks):
-    """`openai.AsyncOpenAI` pointed at Gemini, preparing every image before it is sent."""
+class _GeminiDefaults(_Hooks):
+    """Key and endpoint from the Gemini settings, never from OpenAI's."""
 
     def __init__(
         self,
@@ -358,7 +368,15 @@ class AsyncOpenAI(_AsyncHooks):
                 api_key = _resolve_key(api_key)
             base_url = _resolve_base_url(base_url)
         super().__init__(image_policy=image_policy, api_key=api_key, base_url=base_url, **kwargs)
-        _forget_openai_environment(self, kwargs)
+        _forget_openai_environment(self, kwargs)  # type: ignore[arg-type]
+
+
+class OpenAI(_GeminiDefaults, _SyncHooks):
+    """`openai.OpenAI` pointed at Gemini, preparing every image before it is sent."""
+
+
+class AsyncOpenAI(_GeminiDefaults, _AsyncHooks):
+    """`openai.AsyncOpenAI` pointed at Gemini, preparing every image before it is sent."""
 
 
 _WRAPPED: dict[tuple[type[Any], type[Any]], type[Any]] = {}
@@ -370,7 +388,9 @@ def _wrapped_class(base: type[Any], hooks: type[Any]) -> type[Any]:
     with _WRAPPED_LOCK:
         made = _WRAPPED.get((base, hooks))
         if made is None:
-            made = type(f"Wrapped{base.__name__}", (hooks, base), {"__module__": __name__})
+            # The base's own name: openai's User-Agent is "<class name>/Python <version>".
+            made = type(base.__name__, (hooks, base), {"__module__": base.__module__})
+            made.__qualname__ = base.__qualname__
             _WRAPPED[base, hooks] = made
         return made
 

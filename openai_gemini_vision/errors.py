@@ -20,6 +20,9 @@ GeminiVisionError
  ├─ MissingDependencyError (also ImportError)  an optional extra is not installed
  ├─ FetchError                            an image URL could not be fetched
  │   └─ BlockedURLError                   the URL or path was refused by the policy
+ ├─ BatchError                            a batch run (`ogv caption --batch`) cannot go on
+ │   ├─ BatchStateError (also ValueError) the run's state file does not fit the command
+ │   └─ FilesAPIError                     Gemini's Files API refused an upload or download
  └─ MissingAPIKeyError (also openai.OpenAIError)  no usable Gemini API key
 
 GeminiVisionWarning (a UserWarning)
@@ -45,6 +48,8 @@ from typing import Any, Self
 import openai
 
 __all__ = [
+    "BatchError",
+    "BatchStateError",
     "BlockedURLError",
     "CorruptDocumentError",
     "CorruptImageError",
@@ -54,6 +59,7 @@ __all__ = [
     "EmptyDocumentError",
     "EncryptedDocumentError",
     "FetchError",
+    "FilesAPIError",
     "GeminiVisionError",
     "GeminiVisionWarning",
     "ImageError",
@@ -96,7 +102,10 @@ class GeminiVisionError(Exception):
         """The value that went over `limit`."""
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
+        if self.where and self.source:
+            return f"{self.where} ({self.source}): {self.message}"
+        place = self.where or self.source
+        return f"{place}: {self.message}" if place else self.message
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword fields survive pickling (worker processes, multiprocessing pools).
@@ -112,7 +121,16 @@ class GeminiVisionError(Exception):
 
     def located(self, where: str) -> Self:
         """A copy of this error placed at `where` in the messages (the cause is kept)."""
-        copy: Self = _rebuild(type(self), self.message, {**self._fields(), "where": where})
+        return self._copy(where=where)
+
+    def from_source(self, source: str | None) -> Self:
+        """This error naming the image's `source`, unless it names one already."""
+        if self.source is not None or source is None:
+            return self
+        return self._copy(source=source)
+
+    def _copy(self, **fields: Any) -> Self:
+        copy: Self = _rebuild(type(self), self.message, {**self._fields(), **fields})
         copy.__cause__ = self.__cause__
         copy.__suppress_context__ = self.__suppress_context__
         return copy.with_traceback(self.__traceback__)
@@ -194,6 +212,22 @@ class FetchError(GeminiVisionError):
 
 class BlockedURLError(FetchError):
     """The URL or local path was refused by the image policy before any connection."""
+
+
+class BatchError(GeminiVisionError):
+    """A batch run cannot go on: its state, a Files API call, or a job stands in the way."""
+
+
+class BatchStateError(BatchError, ValueError):
+    """The batch state beside a results file does not fit the command (another prompt, no run)."""
+
+
+class FilesAPIError(BatchError):
+    """Gemini's Files API refused or failed an upload, a download or a listing.
+
+    Its message names the HTTP status and never holds the upload address (which carries
+    a credential) or the key.
+    """
 
 
 class MissingAPIKeyError(GeminiVisionError, openai.OpenAIError):

@@ -51,8 +51,10 @@ BODY_MATCHER = "image_body"
 
 #: Request headers never written to a cassette: credentials and cookies.
 FILTERED_HEADERS = ("authorization", "x-goog-api-key", "cookie", "proxy-authorization")
-#: Query parameters never written: Google APIs also take the key as `?key=`.
-_FILTERED_QUERY = ("key",)
+#: Query parameters never written: Google APIs also take the key as `?key=`, and a Files
+#: API upload address carries its own credential as `upload_id`.
+_FILTERED_QUERY = ("key", "upload_id")
+_UPLOAD_ID = re.compile(r"([?&]upload_id=)[^&]+")
 #: Response headers never written.
 _FILTERED_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 #: Environment variables whose values are scrubbed from everything recorded.
@@ -114,10 +116,12 @@ def before_record_request(request: Any) -> Any:
 
 
 def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
-    """vcrpy hook: drops cookies a response sets."""
+    """vcrpy hook: drops cookies a response sets, and hides a Files API upload address's id."""
     headers = response.get("headers") or {}
     response["headers"] = {
-        name: value
+        name: [_UPLOAD_ID.sub(r"\1<hidden>", v) for v in value]
+        if name.lower() == "x-goog-upload-url" and isinstance(value, list)
+        else value
         for name, value in headers.items()
         if name.lower() not in _FILTERED_RESPONSE_HEADERS
     }

@@ -67,3 +67,21 @@ def gemini_key(record_mode: str) -> str:
     if record_mode != "none" and _RECORDING_KEY:
         return _RECORDING_KEY
     return REPLAY_KEY
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, int]]]:
+    """Every pixel decode Pillow makes from now on, as (format, size): reading a header
+    is no decode; `load()` with image data still to read is one."""
+    from PIL import ImageFile
+
+    seen: list[tuple[str, tuple[int, int]]] = []
+    real = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> object:
+        if self.tile:
+            seen.append((self.format or "", self.size))
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return seen

@@ -705,13 +705,13 @@ CASES: dict[str, Case] = {
     "data url holding html": Case(
         _const(data_url(HTML, "image/png")),
         CorruptImageError,
-        r"data URL\) is an HTML page",
+        r"data URL: The input is an HTML page",
         "error or login page",
     ),
     "data url holding text": Case(
         _const(data_url(b"hello, this is a text file", "image/png")),
         CorruptImageError,
-        r"data URL\) is text",
+        r"data URL: The input is text",
         "base64 string goes in a data: URL",
     ),
     "data url holding svg": Case(

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fakegemini import FakeGemini, images_in
-from imaging import image_bytes
+from imaging import encode, image_bytes, photo
+from PIL import Image
 
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.cli._common import DEFAULT_MODEL
@@ -253,3 +254,64 @@ def test_probe_agrees_with_what_the_fake_received(
     ((_, sent),) = images_in(fake.requests[0])
     info = probe(sent)
     assert (info.width, info.height) == (384, 288)
+
+
+def _gif(path: Path) -> Path:
+    """A GIF, which Gemini does not take: sending it means decoding and re-encoding it."""
+    Image.new("RGB", (60, 40), (200, 30, 30)).save(path, "GIF")
+    return path
+
+
+def test_ask_decodes_each_image_once_and_the_client_prepares_nothing_again(
+    fake: FakeGemini,
+    key: str,
+    tmp_path: Path,
+    decodes: list[tuple[str, tuple[int, int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A GIF is decoded once per `ogv ask`; the prepared body goes to Gemini as it is."""
+    prepared_again: list[object] = []
+    monkeypatch.setattr(
+        "openai_gemini_vision.client.prepare_messages",
+        lambda *args, **kwargs: prepared_again.append(args),
+    )
+    gif = _gif(tmp_path / "red.gif")
+    result = CliRunner().invoke(
+        ogv, ["ask", str(gif), "--prompt", "What is it?", "--base-url", fake.base_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert decodes == [("GIF", (60, 40))]
+    assert prepared_again == []
+    ((mime, _),) = images_in(fake.requests[0])
+    assert mime == "image/png"
+
+
+def test_tokens_and_a_dry_run_agree_image_by_image(tmp_path: Path) -> None:
+    """`ogv tokens --json` shows the sizes, types, bytes and tokens `ogv ask --dry-run` sends."""
+    turned = tmp_path / "turned.jpg"
+    turned.write_bytes(encode(photo(90, 60), "JPEG", orientation=8))
+    files = [str(_gif(tmp_path / "red.gif")), str(turned), str(tmp_path / "plain.png")]
+    (tmp_path / "plain.png").write_bytes(image_bytes("PNG", 500, 300))
+    for detail in ("auto", "low"):
+        tokens = CliRunner().invoke(
+            ogv, ["tokens", *files, "--json", "--detail", detail, "-m", "gemini-2.0-flash"]
+        )
+        assert tokens.exit_code == 0, tokens.output
+        asked = CliRunner().invoke(
+            ogv,
+            ["ask", *files, "-p", "?", "--dry-run", "--detail", detail, "-m", "gemini-2.0-flash"],
+        )
+        assert asked.exit_code == 0, asked.output
+        rows = json.loads(tokens.stdout)["images"]
+        sent = [
+            (
+                row["mime_type_as_sent"],
+                "x".join(map(str, row["size_as_sent"])),
+                row["bytes_as_sent"],
+            )
+            for row in rows
+        ]
+        lines = re.findall(r"-> (\d+x\d+) (image/\w+), ([\d,]+) bytes", asked.stderr)
+        assert sent == [(mime, size, int(count.replace(",", ""))) for size, mime, count in lines]
+        total = sum(row["tokens"]["gemini-2.0-flash"]["tokens"] for row in rows)
+        assert f"({total:,} image + " in asked.stderr

@@ -22,7 +22,18 @@ from openai_gemini_vision.caption import captioner as caption_module
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.images.prepared import payload_placeholder
 
-FIELDS = {"path", "sha256", "model", "prompt", "text", "usage", "estimate", "changes", "error"}
+FIELDS = {
+    "path",
+    "sha256",
+    "model",
+    "backend",
+    "prompt",
+    "text",
+    "usage",
+    "estimate",
+    "changes",
+    "error",
+}
 
 
 @pytest.fixture
@@ -75,6 +86,8 @@ def test_a_folder_becomes_one_line_per_image(fake: FakeGemini, tmp_path: Path) -
         assert (line["prompt"], line["error"], line["changes"]) == ("Caption it", None, [])
         assert line["text"] == f"I see 1 image(s): {payload_placeholder('image/png', data)}."
         assert line["usage"]["prompt_tokens"] == 262
+        assert line["backend"] == "gemini-api"
+        assert set(line["estimate"]) == {"image_tokens", "text_tokens", "total_tokens"}
         assert line["estimate"]["total_tokens"] > 0
     assert len(fake.requests) == 5
     assert "5 answered" in result.stderr
@@ -121,6 +134,26 @@ def test_identical_files_are_asked_about_once(fake: FakeGemini, tmp_path: Path) 
     by_path = {line["path"]: line for line in read_lines(out)}
     assert by_path[str(copy)]["text"] == by_path[str(first)]["text"]
     assert by_path[str(copy)]["same_as"] == str(first)
+    # Not billed: summing usage over the file counts the one call once.
+    assert by_path[str(copy)]["usage"] is None
+    assert by_path[str(first)]["usage"]["prompt_tokens"] == 262
+
+
+def test_the_summary_shows_tokens_estimated_and_reported(fake: FakeGemini, tmp_path: Path) -> None:
+    """The closing lines give both totals, and ogv tokens --compare reads the file."""
+    make_images(tmp_path / "photos", 3)
+    out = tmp_path / "out.jsonl"
+    result = caption(fake, str(tmp_path / "photos"), "-p", "Caption it", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    estimated = sum(line["estimate"]["total_tokens"] for line in read_lines(out))
+    assert (
+        f"Prompt tokens of the 3 calls: {estimated:,} estimated before them, 786 reported"
+        in " ".join(result.stderr.split())
+    )
+    compared = CliRunner().invoke(ogv, ["tokens", "--compare", str(out), "--json"])
+    assert compared.exit_code == 0, compared.output
+    (group,) = json.loads(compared.stdout)["groups"]
+    assert (group["images"], group["estimated"], group["reported"]) == (3, estimated, 786)
 
 
 def test_the_first_listed_copy_is_the_one_asked_about(
@@ -294,3 +327,28 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     _assert_each_once(out, images)
     # Requests cut off by a kill are asked again; nothing already written is.
     assert answered >= 40
+
+
+def test_each_image_is_decoded_once_and_sent_as_prepared(
+    fake: FakeGemini,
+    tmp_path: Path,
+    decodes: list[tuple[str, tuple[int, int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two GIFs are decoded once each; the client passes the prepared bodies on untouched."""
+    again: list[object] = []
+
+    async def aprepare_again(*args: Any, **kwargs: Any) -> None:
+        again.append(args)
+
+    monkeypatch.setattr("openai_gemini_vision.client.aprepare_messages", aprepare_again)
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for seed in range(2):
+        photo(30, 20, seed=seed).save(folder / f"{seed}.gif", "GIF")
+    out = tmp_path / "out.jsonl"
+    result = caption(fake, str(folder), "-p", "Caption it", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(decodes) == [("GIF", (30, 20))] * 2
+    assert again == []
+    assert [mime for body in fake.requests for mime, _ in images_in(body)] == ["image/png"] * 2

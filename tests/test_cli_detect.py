@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from PIL import Image
 
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.detection.draw import colours_for
+from openai_gemini_vision.images import source as source_module
 
 EXAMPLE = Path(__file__).parent / "data" / "example.png"
 HOUSE = {
@@ -142,3 +144,28 @@ def test_a_missing_key_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith("ogv: error:")
     assert "GEMINI_API_KEY" in line
+
+
+@hand_written
+@pytest.mark.default_cassette(ANSWERED)
+def test_the_image_is_read_once_and_the_output_checked_before_the_call(
+    key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IMAGE is read once (sent, then drawn on); a missing --out folder stops before any call."""
+    reads: list[str] = []
+    real = source_module.read_file
+
+    def counting(path: Any) -> bytes:
+        reads.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(source_module, "read_file", counting)
+    missing = tmp_path / "nodir" / "boxes.png"
+    refused = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(missing)])
+    assert refused.exit_code == 2, refused.output
+    assert "does not exist" in refused.output
+    assert reads == []
+    out = tmp_path / "boxes.png"
+    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert reads == [str(EXAMPLE)]

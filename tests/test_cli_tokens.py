@@ -17,7 +17,7 @@ from openai_gemini_vision.cli import ogv
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    """A 4000x3000 JPEG (24 tiles on Gemini 2.0) and a small PNG (one tile)."""
+    """A 4000x3000 JPEG (24 tiles on Gemini 1.5) and a small PNG (one tile)."""
     big = tmp_path / "big.jpg"
     big.write_bytes(encode(Image.new("RGB", (4000, 3000), (90, 140, 200)), "JPEG"))
     small = tmp_path / "small.png"
@@ -38,7 +38,7 @@ def _json(*args: str) -> dict[str, Any]:
 
 def test_table_lists_each_image_and_a_total(files: dict[str, Path]) -> None:
     """The table shows format, sizes, tiles, tokens and bytes per file, then the totals."""
-    result = _run(str(files["big"]), str(files["small"]), "--model", "gemini-2.0-flash")
+    result = _run(str(files["big"]), str(files["small"]), "--model", "gemini-1.5-pro")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     big_row = next(line for line in lines if "big.jpg" in line)
@@ -52,7 +52,7 @@ def test_table_lists_each_image_and_a_total(files: dict[str, Path]) -> None:
         assert cell in small_row
     for cell in (" 25 ", "6,450", f"{big_bytes + small_bytes:,}"):
         assert cell in total_row
-    assert "gemini-2.0-flash: priced with the Gemini 2.0 rule." in result.output
+    assert "gemini-1.5-pro: priced with the Gemini 1.5 rule." in result.output
 
 
 def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
@@ -69,16 +69,22 @@ def test_json_carries_the_same_figures(files: dict[str, Path]) -> None:
     assert data["models"] == [
         {
             "model": "gemini-1.5-pro",
+            "backend": "gemini-api",
             "family": "Gemini 1.5",
             "assumed_family": False,
             "media_resolution": None,
+            "detail_low": {
+                "image_tokens": 2 * 258,
+                "effect": 'Gemini 1.5 bills an image above 384 px by its tiles: detail="low" '
+                "(both sides <= 384 px) brings it to 258 tokens.",
+            },
         }
     ]
 
 
 def test_several_models_side_by_side(files: dict[str, Path]) -> None:
     """Repeating --model adds one tokens column per model, each with its own total."""
-    models = ["gemini-2.0-flash", "gemini-3-pro-preview", "gemini-pro-vision"]
+    models = ["gemini-1.5-pro", "gemini-3-pro-preview", "gemini-pro-vision"]
     args = [str(files["big"]), str(files["small"])]
     for model in models:
         args += ["--model", model]
@@ -87,12 +93,12 @@ def test_several_models_side_by_side(files: dict[str, Path]) -> None:
     header = result.output.splitlines()[1]
     assert [model for model in models if model in header] == models
     total_row = next(line for line in result.output.splitlines() if "Total" in line)
-    for total in ("6,450", "2,240", " 516 "):
+    for total in ("6,450", "2,144", " 516 "):
         assert total in total_row
     data = _json(*args)
     assert data["total"]["tokens"] == {
-        "gemini-2.0-flash": {"tiles": 25, "tokens": 6450},
-        "gemini-3-pro-preview": {"tiles": 2, "tokens": 2240},
+        "gemini-1.5-pro": {"tiles": 25, "tokens": 6450},
+        "gemini-3-pro-preview": {"tiles": 2, "tokens": 38 * 28 + 40 * 27},
         "gemini-pro-vision": {"tiles": 2, "tokens": 516},
     }
 
@@ -122,14 +128,14 @@ def test_converted_and_rotated_files(tmp_path: Path) -> None:
     gif.write_bytes(image_bytes("GIF", 500, 500))
     rotated = tmp_path / "rot.jpg"
     rotated.write_bytes(encode(Image.new("RGB", (1600, 900)), "JPEG", orientation=6))
-    args = (str(gif), str(rotated), "-m", "gemini-2.0-flash")
+    args = (str(gif), str(rotated), "-m", "gemini-1.5-pro")
     gif_row, rot_row = _json(*args)["images"]
     converted = load_image(gif)
     assert gif_row["mime_type_as_sent"] == converted.mime_type == "image/png"
     assert gif_row["bytes_as_sent"] == converted.byte_size
     assert rot_row["original_size"] == [1600, 900]
     assert rot_row["size_as_sent"] == [900, 1600]
-    assert rot_row["tokens"]["gemini-2.0-flash"] == {"tiles": 6, "tokens": 6 * 258}
+    assert rot_row["tokens"]["gemini-1.5-pro"] == {"tiles": 6, "tokens": 6 * 258}
     result = _run(*args)
     assert result.exit_code == 0, result.output
     assert "GIF -> PNG" in result.output
@@ -155,7 +161,7 @@ def test_unknown_model_is_flagged(files: dict[str, Path]) -> None:
 def test_media_resolution_option(files: dict[str, Path]) -> None:
     """--media-resolution prices Gemini 3 per level; a level the family lacks is a usage error."""
     data = _json(str(files["big"]), "--model", "gemini-3-pro-preview", "--media-resolution", "low")
-    assert data["total"]["tokens"]["gemini-3-pro-preview"]["tokens"] == 280
+    assert data["total"]["tokens"]["gemini-3-pro-preview"]["tokens"] == 19 * 14
     result = _run(str(files["big"]), "-m", "gemini-2.0-flash", "--media-resolution", "ultra_high")
     assert result.exit_code == 2, result.output
     assert "Gemini 3 or later only" in result.output
@@ -167,7 +173,7 @@ def test_corrupt_file_is_one_line_error(tmp_path: Path) -> None:
     bad.write_bytes(b"these are not pixels")
     result = _run(str(bad))
     assert result.exit_code == 1, result.output
-    assert result.output.startswith("ogv: error: ")
+    assert result.output.startswith(f"ogv: {bad}: the input is text")
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -176,7 +182,7 @@ def test_missing_file_is_usage_error(tmp_path: Path) -> None:
     """A path that does not exist is rejected before anything is read."""
     result = _run(str(tmp_path / "nope.png"))
     assert result.exit_code == 2, result.output
-    assert "does not exist" in result.output
+    assert "No such file" in result.output
 
 
 def test_help_shows_an_example() -> None:
@@ -186,3 +192,69 @@ def test_help_shows_an_example() -> None:
     assert "ogv tokens a.jpg b.png --model gemini-2.0-flash --model gemini-3-pro-preview" in (
         result.output
     )
+
+
+def test_a_vertex_base_url_prices_as_vertex_and_backend_overrides_it(tmp_path: Path) -> None:
+    """The backend comes from --base-url (aiplatform.googleapis.com is Vertex AI) or --backend."""
+    path = tmp_path / "tall.png"
+    path.write_bytes(image_bytes("PNG", 700, 1003))
+    vertex = (
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/l/endpoints/openapi"
+    )
+    by_url = _run(str(path), "--json", "-m", "gemini-2.5-flash", "--base-url", vertex)
+    assert by_url.exit_code == 0, by_url.output
+    report = json.loads(by_url.stdout)
+    assert report["models"][0]["backend"] == "vertex-ai"
+    assert report["total"]["tokens"]["gemini-2.5-flash"]["tokens"] == 1806
+    forced = _run(str(path), "--json", "--base-url", vertex, "--backend", "gemini-api")
+    assert json.loads(forced.stdout)["total"]["tokens"]["gemini-2.5-flash"]["tokens"] == 258
+
+
+def test_tokens_says_what_detail_low_would_change_per_family(tmp_path: Path) -> None:
+    """Per model, the table ends with what --detail low would bill, and why."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(image_bytes("PNG", 1280, 854))
+    result = _run(str(path), "-m", "gemini-2.0-flash", "-m", "gemini-2.5-flash")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "--detail low would bill 258 image tokens instead of 1,806." in text
+    assert "--detail low would bill the same 258 image tokens." in text
+    assert "saves bytes and upload time, not tokens" in text
+
+
+def _line(model: str, estimated: int, reported: int | None, **extra: Any) -> str:
+    usage = None if reported is None else {"prompt_tokens": reported, "completion_tokens": 9}
+    line = {"path": "a.png", "model": model, "text": "ok", "error": None, "usage": usage}
+    return json.dumps({**line, "estimate": {"total_tokens": estimated}, **extra})
+
+
+def test_compare_flags_drift_per_model_and_backend(tmp_path: Path) -> None:
+    """Per model and backend: images, estimated vs reported, the ratio; drift over 5% flagged."""
+    out = tmp_path / "captions.jsonl"
+    lines = [
+        _line("gemini-2.5-flash", 270, 268, backend="gemini-api"),
+        _line("gemini-2.5-flash", 270, 270, backend="gemini-api"),
+        _line("gemini-2.5-flash", 270, 1818, backend="vertex-ai"),
+        _line("gemini-2.5-flash", 270, 270, same_as="b.png"),  # not billed
+        _line("gemini-2.5-flash", 270, None),  # no usage reported
+        "{torn",
+    ]
+    out.write_text("\n".join(lines) + "\n")
+    result = _run("--compare", str(out))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "gemini-2.5-flash │ gemini-api │ 2 │ 540 │ 538 │ 0.996" in text
+    assert "gemini-2.5-flash │ vertex-ai │ 1 │ 270 │ 1,818 │ 6.733 drift" in text
+    assert "gemini-2.5-flash on vertex-ai: Gemini billed +573.3% against the estimates" in text
+    assert "register_rule" in text
+    assert "gemini-api: Gemini billed" not in text
+
+
+def test_compare_refuses_both_images_and_a_file_and_names_a_missing_file(tmp_path: Path) -> None:
+    """--compare takes a file instead of images; an unreadable file names the fix."""
+    both = _run("photo.jpg", "--compare", "x.jsonl")
+    assert both.exit_code == 2
+    assert "not both" in both.output
+    missing = _run("--compare", str(tmp_path / "nope.jsonl"))
+    assert missing.exit_code == 1
+    assert "Pass the JSON Lines file that ogv caption --out wrote" in missing.output

@@ -32,8 +32,8 @@ from openai_gemini_vision import (
     wrap,
 )
 from openai_gemini_vision.client import KEY_PAGE, QUOTA_PAGE
+from openai_gemini_vision.images.blob import parse_data_url
 from openai_gemini_vision.images.prepared import payload_placeholder
-from openai_gemini_vision.images.source import parse_data_url
 
 MODEL = "gemini-2.5-flash"
 DATA = Path(__file__).parent / "data"

@@ -43,7 +43,7 @@ from openai_gemini_vision.detection import (
     upright_size,
 )
 from openai_gemini_vision.detection.draw import PALETTE, colours_for, contrast_ratio, text_colour
-from openai_gemini_vision.images.source import parse_data_url
+from openai_gemini_vision.images.blob import parse_data_url
 
 CAT = {"box_2d": [100, 200, 300, 400], "label": "cat"}
 DOG = {"box_2d": [500, 600, 700, 800], "label": "dog"}
@@ -491,6 +491,27 @@ def test_detect_returns_boxes_in_the_images_pixels(gemini_key: str) -> None:
     image, text = body["messages"][0]["content"]
     assert image["image_url"]["url"].startswith("data:image/png;base64,")
     assert text == {"type": "text", "text": DEFAULT_DETECTION_PROMPT}
+
+
+@hand_written
+@pytest.mark.default_cassette("test_detect_returns_boxes_in_the_images_pixels.yaml")
+def test_detect_prepares_once_and_hands_back_the_image_it_sent(
+    gemini_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client hook sends detect()'s body on as it is; the result carries the image sent."""
+    again: list[object] = []
+    monkeypatch.setattr(
+        "openai_gemini_vision.client.prepare_messages", lambda *a, **k: again.append(a)
+    )
+    sent = _Sent()
+    with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
+        found = detect(client, EXAMPLE)
+    assert again == []
+    assert _found(found) == HOUSE
+    (body,) = sent.bodies
+    assert body["messages"][0]["content"][0]["image_url"]["url"] == found.image.data_url
+    with Image.open(EXAMPLE) as original:
+        assert (found.image.width, found.image.height) == original.size
 
 
 @hand_written

@@ -23,8 +23,9 @@ def test_an_error_keeps_its_fields_and_names_its_place_when_located() -> None:
     """`located` adds the place to the text and the field, and keeps source and limits."""
     error = ImageTooLargeError("too many pixels", source="photo.jpg", limit=100, actual=250)
     moved = error.located("messages[0].content[2]")
-    assert str(error) == "too many pixels"
-    assert str(moved) == "messages[0].content[2]: too many pixels"
+    assert str(error) == "photo.jpg: too many pixels"
+    assert str(moved) == "messages[0].content[2] (photo.jpg): too many pixels"
+    assert str(ImageTooLargeError("too many pixels")) == "too many pixels"
     assert type(moved) is ImageTooLargeError
     assert (moved.source, moved.where, moved.limit, moved.actual) == (
         "photo.jpg",
@@ -86,7 +87,8 @@ def test_document_errors_are_value_errors_and_a_missing_extra_an_import_error() 
         assert issubclass(cls, ogv.DocumentError)
         assert issubclass(cls, ValueError)
         back = pickle.loads(pickle.dumps(cls("the fix", source="a.pdf")))  # noqa: S301 - ours
-        assert (type(back), str(back), back.source) == (cls, "the fix", "a.pdf")
+        assert (type(back), back.message, back.source) == (cls, "the fix", "a.pdf")
+        assert str(back) == "a.pdf: the fix"  # the file named first, as every error does
     assert issubclass(ogv.MissingDependencyError, ImportError)
     assert issubclass(ogv.MissingDependencyError, ogv.GeminiVisionError)
     assert not issubclass(ogv.MissingDependencyError, ValueError)

@@ -19,11 +19,12 @@ from openai_gemini_vision import (
     PreparedImage,
     UnsupportedImageError,
 )
+from openai_gemini_vision.images.blob import parse_data_url
 from openai_gemini_vision.images.convert import is_lossless
 from openai_gemini_vision.images.convert import shrink as shrink_step
+from openai_gemini_vision.images.load import prepare_bytes
 from openai_gemini_vision.images.prepared import data_url
 from openai_gemini_vision.images.probe import planned_size, probe
-from openai_gemini_vision.images.source import parse_data_url, prepare_bytes
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

@@ -13,7 +13,7 @@ from chat_strategies import documented, expected_images, requests, snapshot
 from hypothesis import given, settings
 
 from openai_gemini_vision import SUPPORTED_MIME_TYPES, GeminiVisionError, prepare_messages
-from openai_gemini_vision.images.source import parse_data_url
+from openai_gemini_vision.images.blob import parse_data_url
 from openai_gemini_vision.request.messages import copy_messages, image_slots, text_of
 
 
@@ -59,11 +59,10 @@ def test_image_slots_find_every_image_in_order(given_messages: list[Any]) -> Non
     if copied is None:
         return
     slots = list(image_slots(copied))
-    assert [(s.message, s.index, s.source) for s in slots] == expected_images(copied)
+    assert [(s.message, s.index, s.value) for s in slots] == expected_images(copied)
     for slot in slots:
         assert slot.content is copied[slot.message]["content"]
         assert slot.where == f"messages[{slot.message}].content[{slot.index}]"
-        assert slot.is_raw == (not isinstance(slot.source, str))
         slot.replace({"type": "text", "text": "replaced"})
         assert copied[slot.message]["content"][slot.index]["text"] == "replaced"
 
@@ -104,7 +103,7 @@ def test_prepare_gives_a_request_or_a_documented_error(given_messages: list[Any]
     slots = list(image_slots(prepared.messages))
     assert len(slots) == len(prepared.images) == len(prepared.estimate.per_image)
     for slot, image in zip(slots, prepared.images, strict=True):
-        mime, data = parse_data_url(slot.source)
+        mime, data = parse_data_url(slot.value)
         assert (mime, data) == (image.mime_type, image.data)
         assert mime in SUPPORTED_MIME_TYPES
     sent = json.dumps(prepared.messages, ensure_ascii=False, separators=(",", ":"))

@@ -147,7 +147,8 @@ def test_a_bad_selection_names_the_flag_and_the_field(spec: Any, words: str) -> 
 def test_a_page_past_the_end_names_the_page_count(spec: Any) -> None:
     """A page past the end says how many pages the document has, naming it."""
     with pytest.raises(
-        InvalidArgumentError, match=r"Page 14 .* past the end: report\.pdf has 12 pages"
+        InvalidArgumentError,
+        match=r"report\.pdf: Page 14 .* past the end: the document has 12 pages",
     ) as info:
         parse_pages(spec, 12, source="report.pdf")
     assert (info.value.limit, info.value.actual) == (12, 14)
@@ -349,7 +350,7 @@ def test_a_pdf_locked_only_against_editing_opens_without_a_password() -> None:
 def test_a_damaged_pdf_is_refused_naming_a_repair(data: bytes) -> None:
     """Bytes PDFium cannot open are a CorruptDocumentError naming the file and a fix."""
     with pytest.raises(
-        CorruptDocumentError, match=r"report\.pdf is damaged or not a PDF.*qpdf"
+        CorruptDocumentError, match=r"report\.pdf: The file is damaged or not a PDF.*qpdf"
     ) as info:
         render_pages(data, source="report.pdf")
     assert isinstance(info.value, ValueError)
@@ -383,7 +384,7 @@ def test_a_500_page_pdf_over_the_budget_is_refused_naming_pages_not_cut() -> Non
     with pytest.raises(RequestTooLargeError) as info:
         render_pages(data, max_bytes=150_000, source="book.pdf")
     message = str(info.value)
-    assert "book.pdf: the 500 pages chosen do not fit the 150,000-byte request budget" in message
+    assert "book.pdf: The 500 pages chosen do not fit the 150,000-byte request budget" in message
     assert "--pages" in message
     assert "e.g. 1-" in message
     assert info.value.limit == 150_000

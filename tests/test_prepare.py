@@ -34,7 +34,8 @@ from openai_gemini_vision import (
     aprepare_messages,
     prepare_messages,
 )
-from openai_gemini_vision.request import prepare
+from openai_gemini_vision.request import plan as request_plan
+from openai_gemini_vision.request.estimate import DEFAULT_MODEL
 
 PNG = image_bytes("PNG", 64, 48)
 JPEG = image_bytes("JPEG", 64, 48)
@@ -289,8 +290,11 @@ def test_a_broken_image_error_names_its_place_and_keeps_its_type() -> None:
         {"role": "user", "content": "hi"},
         {"role": "user", "content": ["see", _image_part("data:image/png;base64,@@@@")]},
     ]
-    with pytest.raises(CorruptImageError, match=r"^messages\[1\]\.content\[1\]: .*base64"):
+    with pytest.raises(
+        CorruptImageError, match=r"^messages\[1\]\.content\[1\] \(data URL\): .*base64"
+    ) as caught:
         prepare_messages(messages)
+    assert (caught.value.where, caught.value.source) == ("messages[1].content[1]", "data URL")
 
 
 def test_undecodable_bytes_raise_an_image_error_naming_the_part() -> None:
@@ -330,8 +334,12 @@ def test_string_paths_are_refused_by_default(tmp_path: Path, as_url: bool) -> No
     path = tmp_path / "secret.png"
     path.write_bytes(PNG)
     url = path.as_uri() if as_url else str(path)
-    with pytest.raises(BlockedURLError, match=r"messages\[0\]\.content\[0\]: .*allow_local_files"):
+    with pytest.raises(
+        BlockedURLError, match=r"messages\[0\]\.content\[0\] .*allow_local_files"
+    ) as caught:
         prepare_messages([{"role": "user", "content": [_image_part(url)]}])
+    assert caught.value.where == "messages[0].content[0]"
+    assert caught.value.source == url
 
 
 @pytest.mark.parametrize("as_url", [False, True], ids=["path", "file-url"])
@@ -355,13 +363,13 @@ def test_identical_bytes_are_prepared_once_but_fill_every_slot(
 ) -> None:
     """The same image as bytes, a data URL and again bytes is prepared once and sent three times."""
     calls: list[int] = []
-    real = prepare.prepare_bytes
+    real = request_plan.plan_source
 
-    def counting(data: bytes, **kwargs: Any) -> Any:
-        calls.append(len(data))
-        return real(data, **kwargs)
+    def counting(source: Any, blob: Any, **kwargs: Any) -> Any:
+        calls.append(len(blob.all()))
+        return real(source, blob, **kwargs)
 
-    monkeypatch.setattr(prepare, "prepare_bytes", counting)
+    monkeypatch.setattr(request_plan, "plan_source", counting)
     big = _sized("PNG", 300, 200)
     content = [big, _image_part(data_url(big)), bytes(big), _image_part(data_url(big))]
     result = prepare_messages([{"role": "user", "content": content}])
@@ -425,13 +433,13 @@ async def test_async_prepare_does_image_work_off_the_event_loop(
 ) -> None:
     """Decoding and encoding run in a worker thread, so the event loop keeps serving."""
     threads: list[threading.Thread] = []
-    real = prepare.prepare_bytes
+    real = request_plan.plan_source
 
-    def recording(data: bytes, **kwargs: Any) -> Any:
+    def recording(source: Any, blob: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread())
-        return real(data, **kwargs)
+        return real(source, blob, **kwargs)
 
-    monkeypatch.setattr(prepare, "prepare_bytes", recording)
+    monkeypatch.setattr(request_plan, "plan_source", recording)
     await aprepare_messages([{"role": "user", "content": [PNG]}])
     assert threads
     assert threads[0] is not threading.main_thread()
@@ -525,13 +533,13 @@ def test_estimate_prices_images_as_sent_for_the_model() -> None:
     low = prepare_messages(messages, model="gemini-2.0-flash", policy=ImagePolicy(detail="low"))
     full = prepare_messages(messages, model="gemini-2.0-flash")
     assert low.estimate.per_image == [258]
-    assert full.estimate.per_image == [258 * 4]  # 1000x800 in 768 px tiles: 2 x 2
+    assert full.estimate.per_image == [258 * 5]  # 1000x800: 533 px tiles, 2 x 2, + whole image
     assert full.estimate.family == "Gemini 2.0"
 
 
 def test_estimate_without_a_model_uses_the_default_family() -> None:
     """model=None prices the request with DEFAULT_MODEL's rules, not as an unknown model."""
     result = prepare_messages([{"role": "user", "content": [PNG]}])
-    assert result.estimate.model == prepare.DEFAULT_MODEL
+    assert result.estimate.model == DEFAULT_MODEL
     assert not result.estimate.assumed_family
     assert result.estimate.per_image[0] > 0

@@ -386,6 +386,7 @@ def test_segment_returns_masks_in_the_images_pixels(gemini_key: str) -> None:
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         found = segment(client, EXAMPLE)
     _check_house(found)
+    assert (found.image.width, found.image.height) == (160, 120)  # the image sent
     (body,) = sent.bodies
     assert body["model"] == SEGMENTATION_MODEL
     assert "response_format" not in body

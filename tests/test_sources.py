@@ -26,7 +26,16 @@ from openai_gemini_vision import (
     load_image,
 )
 from openai_gemini_vision.images import source as sources
-from openai_gemini_vision.images.source import load_url_source, parse_data_url, prepare_bytes
+from openai_gemini_vision.images.blob import parse_data_url
+from openai_gemini_vision.images.load import prepare_bytes
+from openai_gemini_vision.images.plan import prepare_source
+from openai_gemini_vision.images.source import Source
+
+
+def load_url_source(url: str, *, detail: Any = None, policy: ImagePolicy | None = None) -> Any:
+    """Load a string as found in a message's image_url.url: gated like message JSON."""
+    return prepare_source(Source.of(url, from_messages=True), detail=detail, policy=policy)
+
 
 PNG = image_bytes("PNG", 40, 30)
 JPEG = image_bytes("JPEG", 40, 30)
@@ -336,7 +345,7 @@ def test_fetched_html_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         sources.fetch, "fetch_image", lambda url, policy: b"<!DOCTYPE html><html>Not found"
     )
-    with pytest.raises(CorruptImageError, match=r"example\.com/x\.jpg\) is an HTML page"):
+    with pytest.raises(CorruptImageError, match=r"example\.com/x\.jpg: The input is an HTML page"):
         load_url_source("https://example.com/x.jpg?sig=1")
 
 

@@ -32,7 +32,6 @@ from openai_gemini_vision.tokens import (
     PerImageRule,
     TileRule,
     estimate_image_tokens,
-    estimate_prepared,
     estimate_text_tokens,
     estimate_tokens,
     register_rule,
@@ -40,8 +39,10 @@ from openai_gemini_vision.tokens import (
     unregister_rule,
 )
 
-# (width, height, model, media_resolution, tokens), each worked out by hand from the rules
-# in GEMINI_FACTS.md ("Image tokens") and https://ai.google.dev/gemini-api/docs/tokens.
+# (width, height, model, media_resolution, tokens) of one image alone in a request, each
+# worked out by hand from the rules real bills fit (GEMINI_FACTS.md, "Image tokens: what
+# Gemini really bills") and https://ai.google.dev/gemini-api/docs/tokens. The recorded
+# bills themselves are checked in test_token_rules.py.
 RULE_TABLE = [
     # Gemini 1.0 Pro Vision: 258 per image, whatever the size.
     (1, 1, "gemini-pro-vision", None, 258),
@@ -61,34 +62,33 @@ RULE_TABLE = [
     (3000, 2000, "gemini-1.5-pro", None, 12 * 258),  # 1333 -> clamped down to 768: 4 x 3
     (10_000, 10, "gemini-1.5-flash", None, 40 * 258),  # very wide: 256 px tiles, 40 x 1
     (10, 10_000, "gemini-1.5-flash", None, 40 * 258),  # very tall
-    # Gemini 2.0: <= 384 both sides -> 258; else 768 px tiles.
+    # Gemini 2.0, a lone image: <= 384 both sides -> 258; else 1.5-style tiles plus one.
     (1, 1, "gemini-2.0-flash", None, 258),
     (384, 384, "gemini-2.0-flash", None, 258),
-    (385, 384, "gemini-2.0-flash", None, 258),  # over 384 but one 768 tile
-    (384, 385, "gemini-2.0-flash-lite", None, 258),
-    (768, 768, "gemini-2.0-flash", None, 258),
-    (769, 768, "gemini-2.0-flash", None, 2 * 258),
-    (769, 769, "gemini-2.0-flash", None, 4 * 258),
-    (1536, 1536, "gemini-2.0-flash", None, 4 * 258),
-    (1537, 1536, "gemini-2.0-flash", None, 6 * 258),
-    (4000, 3000, "gemini-2.0-flash", None, 24 * 258),
-    (10_000, 1, "gemini-2.0-flash", None, 14 * 258),  # very wide
-    (1, 10_000, "gemini-2.0-flash", None, 14 * 258),  # very tall
-    # Gemini 2.5: priced as 2.0 until documented otherwise.
+    (385, 384, "gemini-2.0-flash", None, 5 * 258),  # tile 256: 2 x 2 + 1
+    (384, 385, "gemini-2.0-flash-lite", None, 5 * 258),
+    (768, 768, "gemini-2.0-flash", None, 5 * 258),  # tile 512: 2 x 2 + 1
+    (1536, 1536, "gemini-2.0-flash", None, 5 * 258),  # tile 768: 2 x 2 + 1
+    (1537, 1536, "gemini-2.0-flash", None, 7 * 258),  # 3 x 2 + 1
+    (4000, 3000, "gemini-2.0-flash", None, 25 * 258),  # 6 x 4 + 1
+    (10_000, 1, "gemini-2.0-flash", None, 41 * 258),  # very wide: 256 px tiles, 40 x 1 + 1
+    (1, 10_000, "gemini-2.0-flash", None, 41 * 258),  # very tall
+    # Gemini 2.5 on the Gemini API: 258 whatever the size.
     (384, 384, "gemini-2.5-flash", None, 258),
-    (769, 769, "gemini-2.5-pro", None, 4 * 258),
-    (3000, 4000, "gemini-2.5-flash", None, 24 * 258),
+    (769, 769, "gemini-2.5-pro", None, 258),
+    (3000, 4000, "gemini-2.5-flash", None, 258),
     # The request-wide media resolution before Gemini 3: LOW 64, MEDIUM 256, HIGH = size rule.
     (4000, 3000, "gemini-2.0-flash", "low", 64),
     (4000, 3000, "gemini-2.5-flash", "medium", 256),
-    (4000, 3000, "gemini-2.5-flash", "high", 24 * 258),
-    # Gemini 3: by media resolution, HIGH by default, whatever the size.
-    (1, 1, "gemini-3-pro-preview", None, 1120),
-    (4000, 3000, "gemini-3-flash-preview", None, 1120),
-    (4000, 3000, "gemini-3-pro-preview", "low", 280),
-    (4000, 3000, "gemini-3.1-pro-preview", "medium", 560),
-    (4000, 3000, "gemini-3-pro-preview", "high", 1120),
-    (10_000, 1, "gemini-3-pro-preview", "ultra_high", 2240),
+    (4000, 3000, "gemini-2.5-flash", "high", 258),
+    (4000, 3000, "gemini-2.0-flash", "high", 25 * 258),
+    # Gemini 3: a grid of at most the budget keeping the aspect ratio, whatever the size.
+    (1, 1, "gemini-3-pro-preview", None, 33 * 33),
+    (4000, 3000, "gemini-3-flash-preview", None, 38 * 28),  # sqrt(1120*4/3), sqrt(1120*3/4)
+    (4000, 3000, "gemini-3-pro-preview", "low", 19 * 14),  # budget 280
+    (4000, 3000, "gemini-3.1-pro-preview", "medium", 27 * 20),  # budget 560
+    (4000, 3000, "gemini-3-pro-preview", "high", 38 * 28),
+    (10_000, 1, "gemini-3-pro-preview", "ultra_high", 2240),  # one row, capped at the budget
 ]
 
 
@@ -129,7 +129,7 @@ def test_names_resolve_to_their_family(model: str, family: str) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    ["gemini-3.5-flash", "gemini-3.8-flash", "gemini-4-pro", "gemini-flash-latest", "gpt-4o", ""],
+    ["gemini-4.2-flash", "gemini-4-pro", "gemini-flash-latest", "gpt-4o", ""],
 )
 def test_unknown_and_newer_names_use_newest_family_flagged(model: str) -> None:
     """Newer, aliased or unknown names get the newest known family and say so, never a crash."""
@@ -138,22 +138,22 @@ def test_unknown_and_newer_names_use_newest_family_flagged(model: str) -> None:
     assert resolved.rule is RULES["Gemini 3"]
     assert "register_rule" in resolved.note
     with pytest.warns(ModelFamilyAssumedWarning, match="Gemini 3 rule"):
-        assert estimate_image_tokens(4000, 3000, model) == 1120
+        assert estimate_image_tokens(4000, 3000, model) == 38 * 28
 
 
 def test_known_model_does_not_warn() -> None:
     """Pricing a known model raises no warning at all."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert estimate_image_tokens(800, 600, "gemini-2.0-flash") == 2 * 258
+        assert estimate_image_tokens(800, 600, "gemini-2.0-flash") == 5 * 258
 
 
 def test_estimate_flags_assumed_family_without_warning() -> None:
     """estimate_tokens reports an assumed family on its result instead of warning."""
-    estimate = estimate_tokens([{"role": "user", "content": "hi"}], "gemini-3.8-flash")
+    estimate = estimate_tokens([{"role": "user", "content": "hi"}], "gemini-4.2-flash")
     assert estimate.assumed_family
     assert estimate.family == "Gemini 3"
-    assert any("gemini-3.8-flash" in note for note in estimate.notes)
+    assert any("gemini-4.2-flash" in note for note in estimate.notes)
 
 
 @pytest.fixture
@@ -167,10 +167,10 @@ def clean_rules() -> Iterator[list[str]]:
 
 def test_register_rule_overrides_builtin(clean_rules: list[str]) -> None:
     """A registered rule prices matching models; others keep the built-in rule."""
-    register_rule("gemini-2.5-*", PerImageRule("Gemini 2.5 (measured)", 258))
+    register_rule("gemini-2.5-*", PerImageRule("Gemini 2.5 (measured)", 300))
     clean_rules.append("gemini-2.5-*")
-    assert estimate_image_tokens(4000, 3000, "models/gemini-2.5-flash") == 258
-    assert estimate_image_tokens(4000, 3000, "gemini-2.0-flash") == 24 * 258
+    assert estimate_image_tokens(4000, 3000, "models/gemini-2.5-flash") == 300
+    assert estimate_image_tokens(4000, 3000, "gemini-2.0-flash") == 25 * 258
     assert resolve_model("gemini-2.5-pro").rule.family == "Gemini 2.5 (measured)"
 
 
@@ -209,7 +209,7 @@ def test_register_rule_rejects_bad_input() -> None:
 @pytest.mark.parametrize("spelling", ["LOW", "media_resolution_low", "MEDIA_RESOLUTION_LOW", "low"])
 def test_media_resolution_spellings(spelling: str) -> None:
     """The API's enum names and plain words both select a media resolution."""
-    assert estimate_image_tokens(100, 100, "gemini-3-pro-preview", media_resolution=spelling) == 280
+    assert estimate_image_tokens(100, 100, "gemini-3-pro-preview", media_resolution=spelling) == 256
 
 
 def test_media_resolution_errors_name_valid_values() -> None:
@@ -247,10 +247,10 @@ def test_estimate_data_url_and_text() -> None:
     text = "x" * 41
     messages = _user({"type": "text", "text": text}, _image_part(data_url(_flat("PNG", 800, 600))))
     estimate = estimate_tokens(messages, "gemini-2.0-flash")
-    assert estimate.per_image == [2 * 258]
-    assert estimate.image_tokens == 2 * 258
+    assert estimate.per_image == [5 * 258]
+    assert estimate.image_tokens == 5 * 258
     assert estimate.text_tokens == -(-len(text) // CHARS_PER_TOKEN) == 11
-    assert estimate.total_tokens == 2 * 258 + 11
+    assert estimate.total_tokens == 5 * 258 + 11
     assert estimate.text_is_approximate
     assert estimate.images[0].format == "PNG"
     assert estimate.images[0].size == (800, 600)
@@ -263,8 +263,8 @@ def test_estimate_raw_objects_in_content_list(tmp_path: Path) -> None:
     messages = _user(
         "Compare these:", Image.new("RGB", (800, 600)), image_bytes("WEBP", 100, 100), path
     )
-    estimate = estimate_tokens(messages, "gemini-2.0-flash")
-    assert estimate.per_image == [2 * 258, 258, 3 * 258]
+    estimate = estimate_tokens(messages, "gemini-1.5-pro")
+    assert estimate.per_image == [4 * 258, 258, 12 * 258]
     assert [image.source for image in estimate.images] == ["PIL image", "bytes", str(path)]
     assert estimate.text_tokens == 4  # "Compare these:" is 14 characters
 
@@ -280,20 +280,21 @@ def test_detail_low_shrinks_tokens() -> None:
     part_wins = estimate_tokens(
         _user(_image_part(url, "high")), "gemini-2.0-flash", policy=ImagePolicy(detail="low")
     )
-    assert full.per_image == [6 * 258]
+    assert full.per_image == [7 * 258]
     assert low_part.per_image == low_policy.per_image == [258]
     assert low_part.images[0].size == (384, 288)
-    assert part_wins.per_image == [6 * 258]
+    assert part_wins.per_image == [7 * 258]
 
 
 def test_detail_low_leaves_gemini_3_figure() -> None:
-    """On Gemini 3 the figure depends on media resolution, not size: detail "low" keeps 1120."""
+    """On Gemini 3 the figure depends on aspect ratio and media resolution, not size: detail "low" keeps it."""
     url = data_url(_flat("JPEG", 1600, 1200), "image/jpeg")
+    full = estimate_tokens(_user(_image_part(url)), "gemini-3-pro-preview")
     estimate = estimate_tokens(_user(_image_part(url, "low")), "gemini-3-pro-preview")
     assert estimate.images[0].size == (384, 288)
-    assert estimate.per_image == [1120]
+    assert estimate.per_image == full.per_image == [38 * 28]
     low = estimate_tokens(_user(_image_part(url)), "gemini-3-pro-preview", media_resolution="low")
-    assert low.per_image == [280]
+    assert low.per_image == [19 * 14]
     assert low.media_resolution == "low"
 
 
@@ -387,7 +388,7 @@ def test_never_decodes_pixels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         path,
         _flat("WEBP", 2000, 1000),
     )
-    assert estimate_tokens(messages, "gemini-2.0-flash").per_image == [6 * 258] * 3
+    assert estimate_tokens(messages, "gemini-1.5-pro").per_image == [6 * 258] * 3
 
 
 def test_corrupt_data_url_raises_typed_error() -> None:
@@ -396,24 +397,26 @@ def test_corrupt_data_url_raises_typed_error() -> None:
         estimate_tokens(_user(_image_part(data_url(b"not an image"))), "gemini-2.0-flash")
 
 
-def test_estimate_prepared_uses_given_sizes() -> None:
-    """Already-prepared images are priced at the sizes given, and text is still counted."""
+def test_prepared_images_are_priced_at_their_sizes_and_text_is_counted() -> None:
+    """A prepared request's estimate prices its images as sent, and counts its text."""
     messages = [{"role": "user", "content": [{"type": "text", "text": "abcdefgh"}]}]
-    estimate = estimate_prepared(messages, [(384, 384), (1000, 1000)], "gemini-2.0-flash")
+    messages[0]["content"] += [image_bytes("PNG", 384, 384), image_bytes("PNG", 1000, 1000)]
+    estimate = prepare_messages(messages, model="gemini-1.5-pro").estimate
     assert estimate.per_image == [258, 4 * 258]
     assert estimate.text_tokens == 2
     assert estimate.total_tokens == 5 * 258 + 2
-    assert estimate.family == "Gemini 2.0"
+    assert estimate.family == "Gemini 1.5"
 
 
 def test_caveats_are_noted() -> None:
     """Rows Google has not confirmed carry their caveat into the estimate's notes."""
     messages = _user(photo(10, 10))
+    assert any("small image" in n for n in estimate_tokens(messages, "gemini-1.5-flash").notes)
     assert any(
-        "python-genai#1349" in n for n in estimate_tokens(messages, "gemini-2.5-flash").notes
+        "one recording" in n for n in estimate_tokens(messages, "gemini-3-pro-image-preview").notes
     )
-    assert any("third-party" in n for n in estimate_tokens(messages, "gemini-3-pro-preview").notes)
     assert estimate_tokens(messages, "gemini-2.0-flash").notes == []
+    assert estimate_tokens(messages, "gemini-2.5-flash").notes == []
 
 
 @pytest.mark.parametrize("url", [None, 5, ["data:image/png;base64,"], {"href": "x"}])
@@ -434,7 +437,7 @@ def test_a_url_that_is_not_a_string_is_an_image_error(url: Any) -> None:
 def test_estimate_errors_name_the_place_as_sending_does(url: str, error: type[Exception]) -> None:
     """Every refusal from an estimate starts with where the image sits, as prepare_messages does."""
     messages = _user("look", {"type": "image_url", "image_url": {"url": url}})
-    with pytest.raises(error, match=r"^messages\[0\]\.content\[1\]: ") as estimated:
+    with pytest.raises(error, match=r"^messages\[0\]\.content\[1\] \(") as estimated:
         estimate_tokens(messages, "gemini-2.0-flash")
     with pytest.raises(error) as sent:
         prepare_messages(messages)
@@ -500,7 +503,7 @@ def test_estimate_agrees_with_what_prepare_sends(given_messages: list[Any]) -> N
 def test_image_figures_are_positive_symmetric_and_agree(
     width: int, height: int, model: str, resolution: str | None
 ) -> None:
-    """A figure is a positive int, the same for the image turned a quarter, and the same via estimate_prepared; or a ValueError naming media_resolution."""
+    """A figure is a positive int, the same for the image turned a quarter, or a ValueError naming media_resolution."""
     try:
         tokens = estimate_image_tokens(width, height, model, media_resolution=resolution)
     except ValueError as exc:
@@ -514,5 +517,27 @@ def test_image_figures_are_positive_symmetric_and_agree(
     assert isinstance(tokens, int)
     assert tokens >= 1
     assert estimate_image_tokens(height, width, model, media_resolution=resolution) == tokens
-    prepared = estimate_prepared([], [(width, height)], model, media_resolution=resolution)
-    assert prepared.per_image == [tokens]
+
+
+def test_a_request_is_priced_as_a_whole_on_gemini_2_0() -> None:
+    """One large image costs its tiles plus one; with a second image each costs 258."""
+    large, small = image_bytes("PNG", 540, 360), image_bytes("PNG", 275, 183)
+    alone = estimate_tokens(_user(large), "gemini-2.0-flash")
+    together = estimate_tokens(_user(small, large), "gemini-2.0-flash")
+    assert alone.per_image == [1806]
+    assert together.per_image == [258, 258]
+    assert prepare_messages(_user(small, large), model="gemini-2.0-flash").estimate.per_image == [
+        258,
+        258,
+    ]
+
+
+def test_the_backend_changes_what_gemini_2_5_bills() -> None:
+    """700x1003 costs 258 on the Gemini API and 1,806 on Vertex AI (python-genai#1907)."""
+    messages = _user(image_bytes("PNG", 700, 1003))
+    api = estimate_tokens(messages, "gemini-2.5-flash")
+    vertex = estimate_tokens(messages, "gemini-2.5-flash", backend="vertex-ai")
+    assert (api.backend, api.per_image) == ("gemini-api", [258])
+    assert (vertex.backend, vertex.per_image) == ("vertex-ai", [1806])
+    with pytest.raises(ValueError, match="gemini-api"):
+        estimate_tokens(messages, "gemini-2.5-flash", backend="azure")

@@ -178,7 +178,9 @@ def test_a_video_file_path_is_read_from_disk(clip: bytes, tmp_path: Path) -> Non
 )
 def test_an_unreadable_video_is_refused_naming_a_fix(data: bytes) -> None:
     """Bytes FFmpeg cannot read are a CorruptDocumentError naming the file and a conversion."""
-    with pytest.raises(CorruptDocumentError, match=r"clip\.mp4 is damaged.*ffmpeg -i") as info:
+    with pytest.raises(
+        CorruptDocumentError, match=r"clip\.mp4: The file is damaged.*ffmpeg -i"
+    ) as info:
         sample_frames(data, source="clip.mp4")
     assert isinstance(info.value, ValueError)
 
@@ -199,7 +201,8 @@ def test_a_file_cut_off_after_its_index_is_refused_not_shortened(tmp_path: Path)
     whole = path.read_bytes()
     assert len(sample_frames(whole)) == 10
     with pytest.raises(
-        CorruptDocumentError, match=r"cut\.mp4 stops at 00:00:0\d though it says it lasts 00:00:10"
+        CorruptDocumentError,
+        match=r"cut\.mp4: The video stops at 00:00:0\d though it says it lasts 00:00:10",
     ):
         sample_frames(whole[: len(whole) // 2], source="cut.mp4")
 

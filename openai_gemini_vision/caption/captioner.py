@@ -18,15 +18,26 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx2
 import openai
 from PIL import Image
 
+from ..errors import GeminiVisionError
+from ..images.source import Source
 from ..policy import ImagePolicy
 from ..request.prepare import prepare_messages
-from .ledger import Answered, LedgerWriter, Record, ResumeKey, read_ledger, succeeded
+from .ledger import (
+    Answered,
+    LedgerWriter,
+    Record,
+    ResumeKey,
+    blank_record,
+    estimate_fields,
+    read_ledger,
+    succeeded,
+)
 from .limiter import AdaptiveLimiter
 
 __all__ = [
@@ -35,6 +46,7 @@ __all__ = [
     "Captioner",
     "FoundImages",
     "Outcome",
+    "caption_messages",
     "find_images",
     "is_image_file",
     "run_sync",
@@ -67,6 +79,15 @@ _FATAL = (
     openai.NotFoundError,
     openai.APIConnectionError,
 )
+
+
+def caption_messages(data: bytes, prompt: str, path: str) -> list[dict[str, Any]]:
+    """The chat messages asking `prompt` about one image: online and batch send the same.
+
+    The image is the file's bytes, read once by the caller, named by its path in errors.
+    """
+    image = Source("bytes", data, path)
+    return [{"role": "user", "content": [image, {"type": "text", "text": prompt}]}]
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -143,6 +164,16 @@ class CaptionSummary:
     cut_bytes: int = 0
     """Bytes of a torn last line (left by a killed run) removed from the results file."""
     seconds: float = 0.0
+    estimated_tokens: int = 0
+    """Prompt tokens estimated before the calls this run made (images and text)."""
+    reported_tokens: int = 0
+    """`usage.prompt_tokens` Gemini reported for those calls."""
+
+    def count_tokens(self, record: Record) -> None:
+        """Add a billed line's estimate and reported usage to the run's totals."""
+        estimate, usage = record.get("estimate") or {}, record.get("usage") or {}
+        self.estimated_tokens += int(estimate.get("total_tokens") or 0)
+        self.reported_tokens += int(usage.get("prompt_tokens") or 0)
 
     @property
     def done(self) -> int:
@@ -156,7 +187,9 @@ def _read(path: str) -> tuple[bytes, str]:
 
 
 def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    # The line names its file already: a library error's place in the messages is noise.
+    text = exc.message if isinstance(exc, GeminiVisionError) else str(exc)
+    return f"{type(exc).__name__}: {' '.join(text.split())}"
 
 
 class Captioner:
@@ -170,6 +203,7 @@ class Captioner:
         model: str,
         out: Path,
         policy: ImagePolicy | None = None,
+        backend: str | None = None,
         concurrency: int = 8,
         on_progress: Callable[[Outcome], None] | None = None,
     ) -> None:
@@ -183,6 +217,7 @@ class Captioner:
         self.model = model
         self.out = out
         self.policy = policy
+        self.backend = backend
         self.limiter = AdaptiveLimiter(concurrency)
         self.on_progress = on_progress
         self.summary = CaptionSummary(lowest_concurrency=concurrency)
@@ -312,15 +347,19 @@ class Captioner:
     async def _ask(
         self, path: str, data: bytes, sha256: str, client: openai.AsyncOpenAI
     ) -> Record | None:
-        messages = [{"role": "user", "content": [data, {"type": "text", "text": self.prompt}]}]
+        messages = caption_messages(data, self.prompt, path)
         try:
             prepared = await asyncio.to_thread(
-                prepare_messages, messages, model=self.model, policy=self.policy
+                prepare_messages,
+                messages,
+                model=self.model,
+                policy=self.policy,
+                backend=self.backend,
             )
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
             return self._record(path, sha256, error=_error_text(exc))
         base = self._record(path, sha256)
-        base["estimate"] = prepared.estimate.model_dump(mode="json")
+        base["estimate"] = estimate_fields(prepared.estimate)
         base["changes"] = [change for image in prepared.images for change in image.changes]
         try:
             response = await client.chat.completions.create(
@@ -342,21 +381,22 @@ class Captioner:
         return {**base, "text": text, "usage": usage}
 
     def _record(self, path: str, sha256: str | None, *, error: str | None = None) -> Record:
-        return {
-            "path": path,
-            "sha256": sha256,
-            "model": self.model,
-            "prompt": self.prompt,
-            "text": None,
-            "usage": None,
-            "estimate": None,
-            "changes": [],
-            "error": error,
-        }
+        return blank_record(
+            path,
+            sha256,
+            model=self.model,
+            prompt=self.prompt,
+            backend=self.backend,
+            error=error,
+        )
 
     def _reuse(self, path: str, earlier: Record) -> Record:
-        """A line for `path` carrying the answer already given for the same bytes."""
-        fields = ("sha256", "text", "usage", "estimate", "changes")
+        """A line for `path` carrying the answer already given for the same bytes.
+
+        It was not billed: its `usage` is null (summing usage over the file counts each
+        call once), and `same_as` names the line that was.
+        """
+        fields = ("sha256", "text", "estimate", "changes")
         record = self._record(path, None) | {name: earlier.get(name) for name in fields}
         record["same_as"] = earlier.get("path")
         return record
@@ -375,6 +415,7 @@ class Captioner:
                 self.summary.reused += 1
                 return "reused"
             self.summary.answered += 1
+            self.summary.count_tokens(record)
             return "answered"
         self.summary.failed[str(record["path"])] = str(record["error"])
         return "failed"

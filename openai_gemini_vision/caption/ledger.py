@@ -20,11 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..request.estimate import TokenEstimate
+from ..token_rules import DEFAULT_BACKEND
+
 __all__ = [
     "Answered",
     "LedgerWriter",
     "Record",
     "ResumeKey",
+    "blank_record",
+    "estimate_fields",
     "read_ledger",
     "repair_tail",
     "resume_key",
@@ -37,6 +42,40 @@ ResumeKey = tuple[str, str, str]
 
 # How far back to look for the last newline at once; answers are a few KB.
 _TAIL_BLOCK = 64 * 1024
+
+
+def blank_record(
+    path: str,
+    sha256: str | None,
+    *,
+    model: str,
+    prompt: str,
+    backend: str | None = None,
+    error: str | None = None,
+) -> Record:
+    """A results line with every field present and nothing answered yet (online and batch)."""
+    return {
+        "path": path,
+        "sha256": sha256,
+        "model": model,
+        "backend": backend or DEFAULT_BACKEND,
+        "prompt": prompt,
+        "text": None,
+        "usage": None,
+        "estimate": None,
+        "changes": [],
+        "error": error,
+    }
+
+
+def estimate_fields(estimate: TokenEstimate) -> dict[str, int]:
+    """A line's `estimate`: what varies per image (the model, backend and rule notes are
+    the run's, and the line's `model` and `backend` say them)."""
+    return {
+        "image_tokens": estimate.image_tokens,
+        "text_tokens": estimate.text_tokens,
+        "total_tokens": estimate.total_tokens,
+    }
 
 
 def resume_key(record: Record) -> ResumeKey | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._common import main, ogv
 from .ask import ask
+from .batch import batch
 from .caption import caption
 from .detect import detect
 from .segment import segment
@@ -18,5 +19,6 @@ ogv.add_command(tokens)
 ogv.add_command(caption)
 ogv.add_command(detect)
 ogv.add_command(segment)
+ogv.add_command(batch)
 
 __all__ = ["main", "ogv"]

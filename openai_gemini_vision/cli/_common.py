@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import openai
+from rich.console import Console
+from rich.table import Table
 
-from ..client import AsyncOpenAI, OpenAI
+from ..client import GEMINI_BASE_URL, AsyncOpenAI, OpenAI
 from ..errors import GeminiVisionError, MissingAPIKeyError
+from ..images.source import Source
 from ..policy import Detail, ImagePolicy
+from ..request.estimate import DEFAULT_MODEL
+from ..token_rules import BACKENDS, Backend, backend_for_base_url, backend_of
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -22,7 +26,9 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "api_options",
+    "backend_option",
     "base_url_option",
+    "cli_backend",
     "cli_policy",
     "debug_option",
     "default_model",
@@ -35,10 +41,9 @@ __all__ = [
     "model_option",
     "ogv",
     "one_line",
+    "table_console",
 ]
 
-#: Used when neither --model nor GEMINI_MODEL is given.
-DEFAULT_MODEL = "gemini-2.5-flash"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,8 +104,30 @@ def detail_option(f: F) -> F:
         type=click.Choice(["low", "high", "auto"]),
         default="auto",
         show_default=True,
-        help="low: downscale so both sides <= 384 px (258 tokens each); high/auto: keep size.",
+        help="low: downscale so both sides <= 384 px; this saves tokens on Gemini 1.5, "
+        "2.0 and 2.5 on Vertex AI, but only bytes and upload time on 2.5 (Gemini API) "
+        "and 3.x, which bill an image whatever its size. high/auto: keep the size.",
     )(f)
+
+
+def backend_option(f: F) -> F:
+    """`--backend gemini-api|vertex-ai`: where the request is billed."""
+    return click.option(
+        "--backend",
+        type=click.Choice(list(BACKENDS)),
+        default=None,
+        help="Where the request is billed, which changes what images cost [default: "
+        "vertex-ai when the base URL is on aiplatform.googleapis.com, else gemini-api].",
+    )(f)
+
+
+def cli_backend(backend: str | None, base_url: str | None) -> Backend:
+    """--backend, else the backend the endpoint's address names."""
+    if backend is not None:
+        return backend_of(backend)
+    return backend_for_base_url(
+        base_url or os.environ.get("GEMINI_BASE_URL", "").strip() or GEMINI_BASE_URL
+    )
 
 
 def api_options(f: F) -> F:
@@ -118,27 +145,40 @@ def cli_policy(detail: Detail = "auto") -> ImagePolicy:
     return ImagePolicy(detail=detail, allow_local_files=True, allow_private_urls=True)
 
 
-#: IMAGE arguments passed on as URLs, not read as paths.
-URL_PREFIXES = ("http://", "https://", "data:")
+def image_argument(text: str, read_stdin: Callable[[], bytes]) -> Source:
+    """One IMAGE argument, classified as the library classifies any source.
 
-
-def image_argument(source: str, read_stdin: Callable[[], bytes]) -> bytes | Path | str:
-    """One IMAGE argument: stdin's bytes for "-", a URL as typed, else an existing file."""
-    if source == "-":
+    "-" is the bytes on stdin; a data:, http(s):// or file:// URL (any case) is a URL;
+    anything else must name an existing file.
+    """
+    if text == "-":
         data = read_stdin()
         if not data:
             raise click.BadParameter("'-' reads the image from stdin, but stdin was empty.")
-        return data
-    if source.startswith(URL_PREFIXES):
-        return source
-    path = Path(source)
-    if not path.is_file():
-        raise click.BadParameter(
-            f"No such file: {source} (pass an image path, an http(s) or data: URL, or - for "
-            "stdin).",
-            param_hint="IMAGE",
-        )
-    return path
+        return Source("bytes", data, "stdin")
+    source = Source.of(text)
+    if source.kind == "path":
+        if os.path.isdir(text):
+            raise click.BadParameter(
+                f"{text} is a folder; name image files (ogv caption and ogv tokens take folders).",
+                param_hint="IMAGE",
+            )
+        if not os.path.isfile(text):
+            raise click.BadParameter(
+                f"No such file: {text} (pass an image path, an http(s) or data: URL, or - "
+                "for stdin).",
+                param_hint="IMAGE",
+            )
+    return source
+
+
+def table_console(table: Table) -> Console:
+    """A console to print `table` on: the terminal's, or (a pipe, a file) one wide enough
+    to print it whole, so no figure is ever cut or wrapped."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
+    return console
 
 
 def make_client(
@@ -180,10 +220,16 @@ def _hint(exc: BaseException, text: str) -> str | None:
 
 
 def explain(exc: BaseException) -> str:
-    """One line for people: the error, then the fix when the error itself does not name it."""
+    """One line for people: the file it is about, the error, then the fix when the error
+    itself does not name it (`photo.jpg: the image is empty (0 bytes) ...`)."""
+    if isinstance(exc, GeminiVisionError) and exc.source:
+        message = " ".join(exc.message.split())
+        if message[:1].isupper() and message[1:2].islower():  # "The image", not "PNG"
+            message = message[0].lower() + message[1:]
+        return f"{exc.source}: {message}"
     text = one_line(exc)
     hint = _hint(exc, text)
-    return f"{text} {hint}" if hint else text
+    return f"error: {text} {hint}" if hint else f"error: {text}"
 
 
 class _Group(click.Group):
@@ -195,7 +241,7 @@ class _Group(click.Group):
         except (GeminiVisionError, openai.OpenAIError, OSError) as exc:
             if ctx.meta.get("ogv.debug"):
                 raise
-            click.echo(f"ogv: error: {explain(exc)}", err=True)
+            click.echo(f"ogv: {explain(exc)}", err=True)
             # Nothing was attempted without a key: a configuration (usage) problem.
             ctx.exit(EXIT_USAGE if isinstance(exc, MissingAPIKeyError) else EXIT_FAILED)
 

@@ -2,55 +2,37 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ..client import GEMINI_BASE_URL
-from ..images.prepared import PreparedImage, payload_placeholder
+from ..images.prepared import PreparedImage
 from ..policy import Detail
 from ..request.messages import copy_messages, image_slots
 from ..request.prepare import PreparedRequest, prepare_messages
-from ._common import api_options, cli_policy, detail_option, image_argument, make_client
+from ._common import (
+    api_options,
+    backend_option,
+    cli_backend,
+    cli_policy,
+    detail_option,
+    image_argument,
+    make_client,
+)
 
 __all__ = ["ask", "describe_image", "show_payloads"]
 
-_HTTP = ("http://", "https://")
 
-
-def _image_item(source: str, read_stdin: Callable[[], bytes]) -> Any:
-    """A content-list item for one IMAGE argument: bytes, a Path, or an image_url part."""
-    item = image_argument(source, read_stdin)
-    if isinstance(item, str):
-        return {"type": "image_url", "image_url": {"url": item}}
-    return item
-
-
-def _placeholder(url: str) -> str:
-    """A data URL's payload in short; anything that is not one is shown as it is."""
-    head, sep, payload = url.partition(";base64,")
-    if not (url.startswith("data:") and sep):
-        return url
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        return url
-    return payload_placeholder(head.removeprefix("data:"), data)
-
-
-def show_payloads(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A copy of prepared messages with each base64 image shown as a short placeholder."""
-    shown = copy_messages(messages)
-    for slot in image_slots(shown):
-        if isinstance(slot.source, str):
-            part = slot.content[slot.index]
-            part["image_url"] = {**part["image_url"], "url": _placeholder(slot.source)}
+def show_payloads(prepared: PreparedRequest) -> list[dict[str, Any]]:
+    """A copy of the prepared messages with each image shown as a short placeholder."""
+    shown = copy_messages(prepared.messages)
+    for slot, image in zip(image_slots(shown), prepared.images, strict=True):
+        part = slot.content[slot.index]
+        part["image_url"] = {**part["image_url"], "url": image.placeholder}
     return shown
 
 
@@ -115,6 +97,7 @@ Examples:
     help="Print the request as it would be sent (images in short) and its estimate; "
     "no key, no network.",
 )
+@backend_option
 @api_options
 def ask(
     images: tuple[str, ...],
@@ -126,8 +109,9 @@ def ask(
     dry_run: bool,
     model: str,
     base_url: str | None,
+    backend: str | None,
 ) -> None:
-    """Ask Gemini about IMAGE files, http(s) URLs, or - (image bytes on stdin).
+    """Ask Gemini about IMAGE files, http(s) or data: URLs, or - (image bytes on stdin).
 
     The answer goes to stdout; the token estimate next to the billed prompt
     tokens, and what was done to each image, go to stderr.
@@ -136,28 +120,31 @@ def ask(
         raise click.UsageError("--json prints the whole response at once; drop --stream.")
     if images.count("-") > 1:
         raise click.BadParameter("stdin ('-') can hold only one image.", param_hint="IMAGE")
+    sources = [image_argument(text, sys.stdin.buffer.read) for text in images]
     if dry_run:
-        for source in images:
-            if source.startswith(_HTTP):
+        for source in sources:
+            if source.kind == "http":
                 raise click.UsageError(
-                    f"--dry-run works offline and cannot fetch {source}; "
+                    f"--dry-run works offline and cannot fetch {source.label}; "
                     "download it and pass the file instead."
                 )
     if stream is None:
         stream = not as_json and sys.stdout.isatty()
 
-    content: list[Any] = [_image_item(source, sys.stdin.buffer.read) for source in images]
+    content: list[Any] = list(sources)
     # Google's vision guide: with one image, put the text prompt after the image.
     content.append({"type": "text", "text": prompt})
     messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
     if system:
         messages.insert(0, {"role": "system", "content": system})
     policy = cli_policy(detail)
-    prepared = prepare_messages(messages, model=model, policy=policy)
+    prepared = prepare_messages(
+        messages, model=model, policy=policy, backend=cli_backend(backend, base_url)
+    )
 
     if dry_run:
         body = _request_body(prepared, model, stream)
-        body["messages"] = show_payloads(prepared.messages)
+        body["messages"] = show_payloads(prepared)
         url = base_url or os.environ.get("GEMINI_BASE_URL") or GEMINI_BASE_URL
         click.echo(f"POST {url.rstrip('/')}/chat/completions (dry run: not sent)", err=True)
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from ..batch.limits import MAX_FILE_BYTES
 from ..caption.captioner import Captioner, CaptionSummary, find_images, run_sync
 from ..policy import Detail
 from ._common import (
@@ -26,10 +27,13 @@ from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     api_options,
+    backend_option,
+    cli_backend,
     cli_policy,
     detail_option,
     make_async_client,
 )
+from .batch import caption_batch
 
 __all__ = ["caption"]
 
@@ -51,6 +55,12 @@ def _summary_lines(summary: CaptionSummary, out: Path, passed_over: int) -> list
         f"{summary.answered:,} answered, {summary.skipped:,} already in {out}, "
         f"{summary.reused:,} identical to another, {len(summary.failed):,} failed."
     ]
+    if summary.answered:
+        lines.append(
+            f"Prompt tokens of the {summary.answered:,} calls: {summary.estimated_tokens:,} "
+            f"estimated before them, {summary.reported_tokens:,} reported by Gemini "
+            f"(usage.prompt_tokens); ogv tokens --compare {out} shows them per model."
+        )
     if passed_over:
         what = "file that is not an image" if passed_over == 1 else "files that are not images"
         lines.append(f"Passed over {passed_over:,} {what}.")
@@ -83,10 +93,15 @@ Examples:
 \b
 Rerun the same command to resume: images already answered for the same
 bytes, prompt and model are skipped; failed ones are tried again.
+\b
+Through the Batch API (half price, within 24 hours):
+  ogv caption photos/ --prompt "One-line caption" --out captions.jsonl --batch
+  ogv caption --batch --resume --out captions.jsonl    # after Ctrl-C or --no-wait
+  ogv batch status captions.jsonl
 Exit status: 0 all answered, 1 some failed, 2 usage error, 130 Ctrl-C."""
 )
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--prompt", "-p", required=True, help="What to ask about every image.")
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option("--prompt", "-p", help="What to ask about every image.  [required]")
 @click.option(
     "--out",
     "-o",
@@ -109,7 +124,40 @@ Exit status: 0 all answered, 1 some failed, 2 usage error, 130 Ctrl-C."""
     show_default=True,
     help="Retries per request on 429, 5xx and connection errors.",
 )
+@click.option(
+    "--batch",
+    "use_batch",
+    is_flag=True,
+    help="Send through Gemini's Batch API: done within 24 hours at half price (resumable).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="With --batch: pick up the run recorded beside --out (PATH and --prompt not needed).",
+)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="With --batch: submit the jobs and exit; --resume collects the answers later.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --batch: also send images whose lines are errors (online reruns always do).",
+)
+@click.option("--yes", "-y", is_flag=True, help="With --batch: send without asking to confirm.")
+@click.option(
+    "--max-enqueued-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="With --batch: estimated input tokens of the jobs running at once "
+    "[default: the model's Tier 1 cap, e.g. 3,000,000 for gemini-2.5-flash].",
+)
+# Test and tuning knobs, kept out of --help: the 2 GB file limit made small, faster polling.
+@click.option("--max-file-bytes", type=click.IntRange(1), default=MAX_FILE_BYTES, hidden=True)
+@click.option("--poll-interval", type=click.FloatRange(0), default=10.0, hidden=True)
 @detail_option
+@backend_option
 @api_options
 @click.pass_context
 def caption(
@@ -122,13 +170,65 @@ def caption(
     detail: Detail,
     model: str,
     base_url: str | None,
+    backend: str | None,
+    use_batch: bool,
+    resume: bool,
+    no_wait: bool,
+    retry_failed: bool,
+    yes: bool,
+    max_enqueued_tokens: int | None,
+    max_file_bytes: int,
+    poll_interval: float,
 ) -> None:
     """Caption image files, folders (recursively) and globs; one JSON line per image.
 
     Each line holds path, sha256, model, prompt, text, usage, estimate, changes
     and error. Folders are searched for image files by their content, whatever
     their names.
+
+    With --batch, the same lines (each also naming its batch job) come from Gemini's
+    Batch API: see `ogv batch --help` to check on or stop a run.
     """
+    use_batch = use_batch or resume
+    if not use_batch:
+        for flag, given in (
+            ("--no-wait", no_wait),
+            ("--retry-failed", retry_failed),
+            ("--max-enqueued-tokens", max_enqueued_tokens is not None),
+        ):
+            if given:
+                raise click.UsageError(f"{flag} only applies with --batch.")
+    if not resume:
+        if not paths:
+            raise click.UsageError("Missing argument 'PATH...': name image files or folders.")
+        if not prompt:
+            raise click.UsageError("Missing option '--prompt' / '-p': what to ask about them.")
+    if use_batch:
+        if cli_backend(backend, base_url) != "gemini-api":
+            raise click.UsageError(
+                "--batch sends jobs through the Gemini API's Batch and Files APIs; Vertex AI "
+                "has its own batch prediction, which ogv does not drive. Drop --batch, or "
+                "use a Gemini API endpoint and key."
+            )
+        caption_batch(
+            ctx,
+            paths=paths,
+            prompt=prompt,
+            out=out,
+            model=model,
+            base_url=base_url,
+            detail=detail,
+            max_retries=max_retries,
+            resume=resume,
+            wait=not no_wait,
+            retry_failed=retry_failed,
+            yes=yes,
+            max_enqueued_tokens=max_enqueued_tokens,
+            max_file_bytes=max_file_bytes,
+            poll_interval=poll_interval,
+        )
+        return
+    assert prompt is not None
     try:
         found = find_images(paths)
     except FileNotFoundError as exc:
@@ -165,6 +265,7 @@ def caption(
         model=model,
         out=out,
         policy=cli_policy(detail),
+        backend=cli_backend(backend, base_url),
         concurrency=concurrency,
         on_progress=advance,
     )

@@ -10,17 +10,22 @@ from typing import Any
 
 import click
 from PIL import Image
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import fetch
 from ..detection import Detection, DetectionWarning, draw_detections
 from ..detection import detect as detect_objects
 from ..images.probe import open_image
-from ..images.source import parse_data_url
+from ..images.source import Source
 from ..policy import Detail, ImagePolicy
-from ._common import api_options, cli_policy, detail_option, image_argument, make_client
+from ._common import (
+    api_options,
+    cli_policy,
+    detail_option,
+    image_argument,
+    make_client,
+    table_console,
+)
 
 __all__ = ["detect"]
 
@@ -40,16 +45,11 @@ def _output_format(out: Path) -> str:
     return fmt
 
 
-def _read_source(source: str, policy: ImagePolicy) -> tuple[bytes, str]:
-    """The image's bytes (drawn on afterwards, so a URL is fetched once) and its name."""
-    item = image_argument(source, sys.stdin.buffer.read)
-    if isinstance(item, bytes):
-        return item, "stdin"
-    if isinstance(item, Path):
-        return item.read_bytes(), source
-    if item.startswith("data:"):
-        return parse_data_url(item)[1], "data URL"
-    return fetch.fetch_image(item, policy), fetch.public_url(item)
+def _read_once(source: Source, policy: ImagePolicy) -> Source:
+    """The image's bytes, read (or fetched) once: sent, then drawn on, under its label."""
+    if source.kind == "bytes":
+        return source
+    return Source("bytes", source.blob(policy).all(), source.label)
 
 
 def _save(picture: Image.Image, out: Path, fmt: str) -> None:
@@ -132,29 +132,33 @@ def detect(
     box and its label drawn.
     """
     fmt = _output_format(out)
+    if not out.parent.is_dir():  # before the paid call, not after it
+        raise click.BadParameter(
+            f"Cannot write {out}: the folder {out.parent} does not exist. Create it, or "
+            "choose another --out.",
+            param_hint="--out",
+        )
     policy = cli_policy(detail)
-    data, source = _read_source(image, policy)
+    image_source = _read_once(image_argument(image, sys.stdin.buffer.read), policy)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DetectionWarning)
         with make_client(base_url, policy=policy) as client:
             found = detect_objects(
-                client, data, prompt=prompt, model=model, policy=policy, structured=schema
+                client, image_source, prompt=prompt, model=model, policy=policy, structured=schema
             )
     for warning in caught:
         click.echo(f"ogv: warning: {' '.join(str(warning.message).split())}", err=True)
 
-    with open_image(data, policy) as original:
+    with open_image(image_source.value, policy) as original:
         picture = draw_detections(original, found)
     _save(picture, out, fmt)
+    source = image_source.label
 
     if as_json:
         click.echo(_as_json(source, picture.size, out, found))
     elif found:
         table = _table(found)
-        console = Console()
-        if not console.is_terminal:  # a pipe or file: print the table whole
-            console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
-        console.print(table)
+        table_console(table).print(table)
     noun = "object" if len(found) == 1 else "objects"
     click.echo(
         f"{len(found)} {noun} found in {source} ({picture.width}x{picture.height} upright); "

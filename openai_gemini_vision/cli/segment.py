@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -17,8 +17,15 @@ from ..detection import DetectionWarning, Segmentation, draw_segmentations
 from ..detection import segment as segment_objects
 from ..images.probe import open_image
 from ..policy import Detail
-from ._common import api_options, cli_policy, detail_option, make_client
-from .detect import _COMMON_OUTPUTS, _output_format, _read_source, _save
+from ._common import (
+    api_options,
+    cli_policy,
+    detail_option,
+    image_argument,
+    make_client,
+    table_console,
+)
+from .detect import _COMMON_OUTPUTS, _output_format, _read_once, _save
 
 __all__ = ["segment"]
 
@@ -129,17 +136,24 @@ def segment(
     the number of pixels its mask covers.
     """
     fmt = _output_format(out)
+    if not out.parent.is_dir():  # before the paid call, not after it
+        raise click.BadParameter(
+            f"Cannot write {out}: the folder {out.parent} does not exist. Create it, or "
+            "choose another --out.",
+            param_hint="--out",
+        )
     folder = _masks_dir(masks)
     policy = cli_policy(detail)
-    data, source = _read_source(image, policy)
+    image_source = _read_once(image_argument(image, sys.stdin.buffer.read), policy)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DetectionWarning)
         with make_client(base_url, policy=policy) as client:
-            found = segment_objects(client, data, prompt=prompt, model=model, policy=policy)
+            found = segment_objects(client, image_source, prompt=prompt, model=model, policy=policy)
     for warning in caught:
         click.echo(f"ogv: warning: {' '.join(str(warning.message).split())}", err=True)
+    source = image_source.label
 
-    with open_image(data, policy) as original:
+    with open_image(image_source.value, policy) as original:
         picture = draw_segmentations(original, found)
     _save(picture, out, fmt)
     files: list[str | None] = [None] * len(found)
@@ -153,10 +167,7 @@ def segment(
         click.echo(_as_json(source, picture.size, out, found, files))
     elif found:
         table = _table(found)
-        console = Console()
-        if not console.is_terminal:  # a pipe or file: print the table whole
-            console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
-        console.print(table)
+        table_console(table).print(table)
     noun = "object" if len(found) == 1 else "objects"
     saved = f"; masks saved in {folder}" if folder is not None and found else ""
     click.echo(

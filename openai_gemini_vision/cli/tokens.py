@@ -3,55 +3,77 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from ..images.prepared import PreparedImage
-from ..images.source import load_image
-from ..policy import Detail, ImagePolicy
-from ..token_rules import MediaResolution, media_resolution_of, resolve_model
-from ..tokens import ImageEstimate, TokenEstimate, estimate_tokens
-from ._common import DEFAULT_MODEL, cli_policy, debug_option, default_model, detail_option
+from ..caption.drift import DRIFT_THRESHOLD, drift
+from ..errors import GeminiVisionError
+from ..images.probe import fit_within
+from ..policy import LOW_DETAIL_MAX_SIDE, Detail
+from ..request.estimate import DEFAULT_MODEL, TokenEstimate, estimate_tokens_by_model
+from ..token_rules import (
+    MediaResolution,
+    detail_effect,
+    media_resolution_of,
+    price_request,
+    resolve_model,
+)
+from ._common import (
+    backend_option,
+    cli_backend,
+    cli_policy,
+    debug_option,
+    default_model,
+    detail_option,
+    image_argument,
+    table_console,
+)
 
 __all__ = ["tokens"]
-
-
-def _as_sent(
-    path: Path, image: ImageEstimate, detail: Detail, policy: ImagePolicy
-) -> tuple[str, int]:
-    """Type and byte count as sent: the file itself when it passes through, else the real
-    prepared bytes (only then is the image decoded)."""
-    if not image.changes_expected:
-        return image.mime_type, path.stat().st_size
-    prepared: PreparedImage = load_image(path, detail=detail, policy=policy)
-    return prepared.mime_type, prepared.byte_size
 
 
 def _size(size: list[int]) -> str:
     return f"{size[0]}x{size[1]}" if size else "?"
 
 
-def _report(
-    paths: list[Path], estimates: list[TokenEstimate], detail: Detail, policy: ImagePolicy
-) -> dict[str, Any]:
+def _detail_low(estimate: TokenEstimate) -> dict[str, Any]:
+    """What --detail low would bill for the same images: their sizes fitted to 384 px,
+    priced by the same rules (pixels need no decoding to be counted)."""
+    sizes = [
+        fit_within(*image.size, LOW_DETAIL_MAX_SIDE) if image.size else None
+        for image in estimate.images
+    ]
+    low = price_request(
+        sizes,
+        estimate.model,
+        backend=estimate.backend,
+        media_resolution=estimate.media_resolution,
+    )
+    return {
+        "image_tokens": low.total,
+        "effect": detail_effect(estimate.model, estimate.backend),
+    }
+
+
+def _report(labels: list[str], estimates: list[TokenEstimate], detail: Detail) -> dict[str, Any]:
     """Everything both output forms show, as JSON-ready data."""
     first = estimates[0]
     rows = []
-    for index, (path, image) in enumerate(zip(paths, first.images, strict=True)):
-        mime_as_sent, bytes_as_sent = _as_sent(path, image, detail, policy)
+    for index, (label, image) in enumerate(zip(labels, first.images, strict=True)):
         rows.append(
             {
-                "file": str(path),
+                "file": label,
                 "format": image.format,
                 "mime_type": image.mime_type,
                 "original_size": list(image.original_size or ()),
-                "mime_type_as_sent": mime_as_sent,
+                "mime_type_as_sent": image.mime_type_as_sent,
                 "size_as_sent": list(image.size or ()),
-                "bytes_as_sent": bytes_as_sent,
+                "bytes_as_sent": image.bytes_as_sent,
+                "changes": list(image.changes),
                 "tokens": {
                     est.model: {
                         "tiles": est.images[index].tiles,
@@ -68,16 +90,18 @@ def _report(
         "models": [
             {
                 "model": est.model,
+                "backend": est.backend,
                 "family": est.family,
                 "assumed_family": est.assumed_family,
                 "media_resolution": est.media_resolution,
+                "detail_low": None if detail == "low" else _detail_low(est),
             }
             for est in estimates
         ],
         "detail": detail,
         "images": rows,
         "total": {
-            "bytes_as_sent": sum(row["bytes_as_sent"] for row in rows),
+            "bytes_as_sent": sum(row["bytes_as_sent"] or 0 for row in rows),
             "tokens": {
                 est.model: {"tiles": sum(i.tiles for i in est.images), "tokens": est.image_tokens}
                 for est in estimates
@@ -119,18 +143,64 @@ def _table(report: dict[str, Any]) -> Table:
             _size(row["original_size"]),
             _size(row["size_as_sent"]),
             *cells,
-            f"{row['bytes_as_sent']:,}",
+            "?" if row["bytes_as_sent"] is None else f"{row['bytes_as_sent']:,}",
         )
     return table
 
 
+def _compare(path: Path, as_json: bool) -> None:
+    """The drift report of `ogv tokens --compare FILE.jsonl`."""
+    groups = drift(path)
+    if as_json:
+        rows = [
+            {
+                "model": group.model,
+                "backend": group.backend,
+                "images": group.images,
+                "estimated": group.estimated,
+                "reported": group.reported,
+                "ratio": round(group.ratio, 4),
+                "drifting": group.drifting,
+            }
+            for group in groups
+        ]
+        click.echo(json.dumps({"file": str(path), "groups": rows}, indent=2))
+        return
+    if not groups:
+        click.echo(f"{path} holds no answered lines with an estimate and usage to compare.")
+        return
+    table = Table()
+    for name in ("Model", "Backend"):
+        table.add_column(name, overflow="fold")
+    for name in ("Images", "Estimated", "Reported", "Reported / estimated"):
+        table.add_column(name, justify="right")
+    for group in groups:
+        flag = " drift" if group.drifting else ""
+        table.add_row(
+            group.model,
+            group.backend,
+            f"{group.images:,}",
+            f"{group.estimated:,}",
+            f"{group.reported:,}",
+            f"{group.ratio:.3f}{flag}",
+        )
+    console = table_console(table)
+    console.print(table)
+    for group in groups:
+        if group.drifting:
+            console.print(
+                f"{group.model} on {group.backend}: Gemini billed {group.ratio - 1:+.1%} "
+                f"against the estimates, over {group.images:,} images (more than "
+                f"{DRIFT_THRESHOLD:.0%}). If your prompts are mostly images, its rule is off: "
+                "price it with openai_gemini_vision.tokens.register_rule(pattern, rule) "
+                "(README: Override or add a rule), and tell us the sizes and figures.",
+                markup=False,
+                highlight=False,
+            )
+
+
 @click.command()
-@click.argument(
-    "images",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
+@click.argument("images", nargs=-1, metavar="IMAGE...")
 @click.option(
     "--model",
     "-m",
@@ -148,57 +218,91 @@ def _table(report: dict[str, Any]) -> Table:
     help="Gemini 3 per-image resolution (low/medium also fix earlier models' cost). "
     "[default: the model's own]",
 )
+@backend_option
+@click.option(
+    "--compare",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.jsonl",
+    help="Instead of images, compare an ogv caption results file's estimates with the "
+    "usage Gemini reported, per model and backend; drift above 5% is flagged.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the same figures as JSON.")
 @click.option(
     "--base-url",
     metavar="URL",
     default=None,
-    expose_value=False,
-    help="Taken like every ogv command's, so scripts can pass it to all; estimates never "
-    "call the endpoint.",
+    help="Names the backend like every ogv command's (Vertex AI's endpoint bills "
+    "differently); estimates never call it.",
 )
 @debug_option
 def tokens(
-    images: tuple[Path, ...],
+    images: tuple[str, ...],
     models: tuple[str, ...],
     detail: Detail,
     media_resolution: str | None,
+    backend: str | None,
+    compare: Path | None,
     as_json: bool,
+    base_url: str | None,
 ) -> None:
     """Estimate the tokens Gemini bills for IMAGE files, offline: no key, no network.
 
-    Reads only each image's header; sizes are those the images will be sent at.
+    IMAGE is what ogv ask takes: a file, an http(s) or data: URL, or - (stdin). The
+    images are planned exactly as ogv ask would send them (conversion, orientation,
+    --detail, the 20 MB fit), reading only headers when an image goes as it is; an
+    http(s) URL is not fetched, so its size and tokens show as unknown.
 
     \b
     Examples:
       ogv tokens photo.jpg
       ogv tokens a.jpg b.png --model gemini-2.0-flash --model gemini-3-pro-preview
       ogv tokens scan.png --detail low --json
+      ogv tokens --compare captions.jsonl
     """
+    if compare is not None:
+        if images:
+            raise click.UsageError("Give IMAGE arguments or --compare FILE.jsonl, not both.")
+        _compare(compare, as_json)
+        return
+    if not images:
+        raise click.UsageError("Name IMAGE files (or URLs, or -), or --compare FILE.jsonl.")
     policy = cli_policy(detail)
-    paths = list(images)
-    message = {"role": "user", "content": paths}
+    # An http(s) URL is listed unsized: estimates never touch the network.
+    sources = [image_argument(text, sys.stdin.buffer.read) for text in images]
     resolution: MediaResolution | None = media_resolution_of(media_resolution)
-    estimates = []
-    for model in dict.fromkeys(models or (default_model(),)):
+    names = list(dict.fromkeys(models or (default_model(),)))
+    for model in names:
         try:  # a resolution the family has no figure for (ultra_high before Gemini 3)
             resolve_model(model).rule.cost(1, 1, resolution)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--media-resolution") from None
-        estimates.append(
-            estimate_tokens([message], model, policy=policy, media_resolution=resolution)
-        )
-    report = _report(paths, estimates, detail, policy)
+        except GeminiVisionError as exc:
+            raise click.BadParameter(exc.message, param_hint="--media-resolution") from None
+    message = {"role": "user", "content": sources}
+    billed_at = cli_backend(backend, base_url)
+    by_model = estimate_tokens_by_model(
+        [message], names, policy=policy, media_resolution=resolution, backend=billed_at
+    )
+    report = _report([source.label for source in sources], list(by_model.values()), detail)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
     table = _table(report)
-    console = Console()
-    if not console.is_terminal:  # a pipe or file: print the table whole, never cut a figure
-        console = Console(width=max(80, Console(width=10_000).measure(table).maximum))
+    console = table_console(table)
     console.print(table)
     for model in report["models"]:
         assumed = " (assumed: name not recognised)" if model["assumed_family"] else ""
         console.print(f"{model['model']}: priced with the {model['family']} rule{assumed}.")
+        low = model["detail_low"]
+        if low is not None:
+            now = report["total"]["tokens"][model["model"]]["tokens"]
+            change = (
+                f"the same {now:,} image tokens"
+                if low["image_tokens"] == now
+                else f"{low['image_tokens']:,} image tokens instead of {now:,}"
+            )
+            console.print(
+                f"  --detail low would bill {change}. {low['effect']}",
+                markup=False,
+                highlight=False,
+            )
     for note in report["notes"]:
         console.print(f"Note: {note}", style="dim", markup=False, highlight=False)

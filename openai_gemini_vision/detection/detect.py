@@ -7,23 +7,25 @@ the way.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import warnings
 from typing import Any
 
+import anyio.to_thread
 import openai
 
-from ..errors import DetectionParseError
+from ..errors import DetectionParseError, DetectionWarning
+from ..images.load import load_image
 from ..images.prepared import PreparedImage
-from ..images.source import ImageSource, load_image
+from ..images.source import ImageSource, Source
 from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
 from .boxes import Detection, parse_detections, upright_size
-from .replies import DetectionWarning
 
 __all__ = [
     "DEFAULT_DETECTION_PROMPT",
     "DETECTION_MODEL",
     "DETECTION_SCHEMA",
+    "Detections",
     "adetect",
     "detect",
     "detection_messages",
@@ -88,25 +90,9 @@ def detection_messages(image: PreparedImage, prompt: str | None = None) -> list[
     return [{"role": "user", "content": [image.part(), {"type": "text", "text": text}]}]
 
 
-def _upright_policy(policy: ImagePolicy | None) -> ImagePolicy:
-    # Boxes are only meaningful on pixels whose orientation is known: send upright pixels
-    # rather than leave EXIF orientation to the server.
-    policy = policy or DEFAULT_POLICY
-    return policy if policy.fix_orientation else policy.model_copy(update={"fix_orientation": True})
-
-
 def _schema_refused(exc: openai.BadRequestError) -> bool:
     text = str(exc).lower()
     return any(word in text for word in _SCHEMA_REFUSED)
-
-
-def _refused_warning(exc: openai.BadRequestError) -> None:
-    warnings.warn(
-        f"The endpoint refused response_format ({' '.join(str(exc).split())[:200]}); asked "
-        "again with the prompt alone. Pass structured=False to skip the first attempt.",
-        DetectionWarning,
-        stacklevel=3,
-    )
 
 
 def _reply_text(response: Any) -> str:
@@ -125,9 +111,71 @@ def _reply_text(response: Any) -> str:
     return content
 
 
+class Detections(list[Detection]):
+    """The detections `detect` found, and the image it sent for them (`image`)."""
+
+    def __init__(self, detections: list[Detection], image: PreparedImage) -> None:
+        super().__init__(detections)
+        self.image = image
+        """The image as sent: upright, converted or downscaled as `changes` says."""
+
+
+class _Exchange:
+    """One detection: its request, a schema the endpoint refused, its answer read.
+
+    What `detect` and `adetect` share; they differ only in how they call the client.
+    """
+
+    def __init__(
+        self,
+        image: PreparedImage,
+        prompt: str | None,
+        model: str,
+        structured: bool,
+        create_kwargs: dict[str, Any],
+    ) -> None:
+        self.image = image
+        self.request: dict[str, Any] = {
+            "model": model,
+            "messages": detection_messages(image, prompt),
+            **create_kwargs,
+        }
+        if structured:
+            self.request["response_format"] = DETECTION_SCHEMA
+
+    def refused(self, exc: openai.BadRequestError) -> None:
+        """Ask again without the schema the endpoint refused (with a warning); else raise."""
+        if "response_format" not in self.request or not _schema_refused(exc):
+            raise exc
+        del self.request["response_format"]
+        warnings.warn(
+            f"The endpoint refused response_format ({' '.join(str(exc).split())[:200]}); "
+            "asked again with the prompt alone. Pass structured=False to skip the first "
+            "attempt.",
+            DetectionWarning,
+            stacklevel=3,
+        )
+
+    def result(self, response: Any) -> Detections:
+        """The boxes of the reply, in pixels of the caller's image as seen upright."""
+        found = parse_detections(_reply_text(response), upright_size(self.image))
+        return Detections(found, self.image)
+
+
+def _load(
+    source: ImageSource | Source, detail: Detail | None, policy: ImagePolicy | None
+) -> PreparedImage:
+    # Boxes are only meaningful on pixels whose orientation is known: send upright pixels
+    # rather than leave EXIF orientation to the server.
+    policy = policy or DEFAULT_POLICY
+    if not policy.fix_orientation:
+        policy = policy.model_copy(update={"fix_orientation": True})
+    return load_image(source, detail=detail, policy=policy)
+
+
 def detect(
     client: Any,
-    source: ImageSource,
+    source: ImageSource | Source,
     *,
     prompt: str | None = None,
     model: str = DETECTION_MODEL,
@@ -135,35 +183,28 @@ def detect(
     policy: ImagePolicy | None = None,
     structured: bool = True,
     **create_kwargs: Any,
-) -> list[Detection]:
+) -> Detections:
     """Ask Gemini for bounding boxes in one call; boxes come back in the original's pixels.
 
     `client` is any sync `openai.OpenAI` pointed at Gemini (ours, a wrapped one, or a
     plain one). The image is loaded with `load_image` (always turned upright, downscaled
-    when `detail="low"`); `box_px` is in pixels of the original image as seen upright.
-    With `structured` the request carries `DETECTION_SCHEMA` as `response_format`; an
-    endpoint that refuses it is asked again with the prompt alone, with a warning.
-    Extra keyword arguments go to `chat.completions.create`.
+    when `detail="low"`) and sent as prepared; `box_px` is in pixels of the original
+    image as seen upright, and the result's `image` is the image sent. With `structured`
+    the request carries `DETECTION_SCHEMA` as `response_format`; an endpoint that
+    refuses it is asked again with the prompt alone, with a warning. Extra keyword
+    arguments go to `chat.completions.create`.
     """
-    image = load_image(source, detail=detail, policy=_upright_policy(policy))
-    messages = detection_messages(image, prompt)
-    request: dict[str, Any] = {"model": model, "messages": messages, **create_kwargs}
-    if structured:
+    call = _Exchange(_load(source, detail, policy), prompt, model, structured, create_kwargs)
+    while True:
         try:
-            response = client.chat.completions.create(**request, response_format=DETECTION_SCHEMA)
+            return call.result(client.chat.completions.create(**call.request))
         except openai.BadRequestError as exc:
-            if not _schema_refused(exc):
-                raise
-            _refused_warning(exc)
-            response = client.chat.completions.create(**request)
-    else:
-        response = client.chat.completions.create(**request)
-    return parse_detections(_reply_text(response), upright_size(image))
+            call.refused(exc)
 
 
 async def adetect(
     client: Any,
-    source: ImageSource,
+    source: ImageSource | Source,
     *,
     prompt: str | None = None,
     model: str = DETECTION_MODEL,
@@ -171,23 +212,12 @@ async def adetect(
     policy: ImagePolicy | None = None,
     structured: bool = True,
     **create_kwargs: Any,
-) -> list[Detection]:
+) -> Detections:
     """`detect` for an `openai.AsyncOpenAI` client; the image is loaded off the event loop."""
-    image = await asyncio.to_thread(
-        load_image, source, detail=detail, policy=_upright_policy(policy)
-    )
-    messages = detection_messages(image, prompt)
-    request: dict[str, Any] = {"model": model, "messages": messages, **create_kwargs}
-    if structured:
+    load = functools.partial(_load, source, detail, policy)
+    call = _Exchange(await anyio.to_thread.run_sync(load), prompt, model, structured, create_kwargs)
+    while True:
         try:
-            response = await client.chat.completions.create(
-                **request, response_format=DETECTION_SCHEMA
-            )
+            return call.result(await client.chat.completions.create(**call.request))
         except openai.BadRequestError as exc:
-            if not _schema_refused(exc):
-                raise
-            _refused_warning(exc)
-            response = await client.chat.completions.create(**request)
-    else:
-        response = await client.chat.completions.create(**request)
-    return parse_detections(_reply_text(response), upright_size(image))
+            call.refused(exc)

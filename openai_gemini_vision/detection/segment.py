@@ -11,24 +11,25 @@ becomes a full-size mode-"L" image of the caller's original, upright: 255 on the
 
 from __future__ import annotations
 
-import asyncio
 import binascii
+import functools
 import io
 import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import anyio.to_thread
 import pybase64
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pydantic import ConfigDict, Field
 
 from ..errors import InvalidArgumentError
 from ..images.prepared import PreparedImage
-from ..images.source import ImageSource, load_image
+from ..images.source import ImageSource, Source
 from ..policy import Detail, ImagePolicy
 from .boxes import Detection, check_size, make_detection, upright_size
-from .detect import _reply_text, _upright_policy
+from .detect import _load, _reply_text
 from .draw import _canvas, _font_size, _label, colours_for, line_width
 from .replies import DetectionWarning, extract_records
 
@@ -39,6 +40,7 @@ __all__ = [
     "OVERLAY_OPACITY",
     "SEGMENTATION_MODEL",
     "Segmentation",
+    "Segmentations",
     "asegment",
     "draw_segmentations",
     "parse_segmentations",
@@ -202,7 +204,7 @@ def parse_segmentations(text: str | None, image_size: tuple[int, int]) -> list[S
 
 
 def _request(
-    source: ImageSource,
+    source: ImageSource | Source,
     prompt: str | None,
     model: str,
     detail: Detail | None,
@@ -210,7 +212,7 @@ def _request(
     create_kwargs: dict[str, Any],
 ) -> tuple[PreparedImage, dict[str, Any]]:
     """The image sent (upright) and the keyword arguments of the one call: shared by both twins."""
-    image = load_image(source, detail=detail, policy=_upright_policy(policy))
+    image = _load(source, detail, policy)  # upright, as detection sends it
     return image, {
         "model": model,
         "messages": segmentation_messages(image, prompt),
@@ -218,25 +220,36 @@ def _request(
     }
 
 
-def _answer(image: PreparedImage, response: Any) -> list[Segmentation]:
-    return parse_segmentations(_reply_text(response), upright_size(image))
+class Segmentations(list[Segmentation]):
+    """The segmentations `segment` found, and the image it sent for them (`image`)."""
+
+    def __init__(self, segmentations: list[Segmentation], image: PreparedImage) -> None:
+        super().__init__(segmentations)
+        self.image = image
+        """The image as sent: upright, converted or downscaled as `changes` says."""
+
+
+def _answer(image: PreparedImage, response: Any) -> Segmentations:
+    found = parse_segmentations(_reply_text(response), upright_size(image))
+    return Segmentations(found, image)
 
 
 def segment(
     client: Any,
-    source: ImageSource,
+    source: ImageSource | Source,
     *,
     prompt: str | None = None,
     model: str = SEGMENTATION_MODEL,
     detail: Detail | None = None,
     policy: ImagePolicy | None = None,
     **create_kwargs: Any,
-) -> list[Segmentation]:
+) -> Segmentations:
     """Ask Gemini for segmentation masks in one call; masks come back on the original's pixels.
 
     `client` is any sync `openai.OpenAI` pointed at Gemini. The image is loaded with
     `load_image` (always turned upright, downscaled with `detail="low"`); each mask is the
-    size of the original image as seen upright. Google advises turning thinking off for
+    size of the original image as seen upright, and the result's `image` is the image
+    sent. Google advises turning thinking off for
     segmentation: on models that allow it, pass `reasoning_effort="none"`. Extra keyword
     arguments go to `chat.completions.create`.
     """
@@ -246,18 +259,17 @@ def segment(
 
 async def asegment(
     client: Any,
-    source: ImageSource,
+    source: ImageSource | Source,
     *,
     prompt: str | None = None,
     model: str = SEGMENTATION_MODEL,
     detail: Detail | None = None,
     policy: ImagePolicy | None = None,
     **create_kwargs: Any,
-) -> list[Segmentation]:
+) -> Segmentations:
     """`segment` for an `openai.AsyncOpenAI` client; the image is loaded off the event loop."""
-    image, request = await asyncio.to_thread(
-        _request, source, prompt, model, detail, policy, create_kwargs
-    )
+    prepare = functools.partial(_request, source, prompt, model, detail, policy, create_kwargs)
+    image, request = await anyio.to_thread.run_sync(prepare)
     return _answer(image, await client.chat.completions.create(**request))
 
 

@@ -184,7 +184,7 @@ def parse_pages(spec: str | Sequence[int] | None, count: int, *, source: str = "
 def _past_the_end(spec: str, number: int, count: int, source: str) -> None:
     noun = "page" if count == 1 else "pages"
     raise InvalidArgumentError(
-        f"Page {number} (in the page selection {spec!r}) is past the end: {source} has "
+        f"Page {number} (in the page selection {spec!r}) is past the end: the document has "
         f"{count} {noun}. Choose pages from 1 to {count} ({_PAGES_FIX}).",
         source=source,
         limit=count,
@@ -271,27 +271,25 @@ def _open_error(exc: Any, password: str | None, source: str, data: bytes) -> Exc
     if code == raw.FPDF_ERR_PASSWORD:
         if password:
             return EncryptedDocumentError(
-                f"{source} is encrypted and the password given does not open it; check it.",
+                "The PDF is encrypted and the password given does not open it; check it.",
                 source=source,
             )
         return EncryptedDocumentError(
-            f"{source} is encrypted and needs a password: pass render_pages(..., password=...), "
+            "The PDF is encrypted and needs a password: pass render_pages(..., password=...), "
             "or remove the password first (qpdf --decrypt --password=PASSWORD in.pdf out.pdf).",
             source=source,
         )
     if code == raw.FPDF_ERR_SECURITY:
         return EncryptedDocumentError(
-            f"{source} is encrypted with a scheme PDFium cannot read; remove the encryption "
+            "The PDF is encrypted with a scheme PDFium cannot read; remove the encryption "
             "first (qpdf --decrypt in.pdf out.pdf) and send that.",
             source=source,
         )
     if _NO_PAGES.search(data) and not _A_PAGE.search(data):
         # PDFium refuses a document of no pages as a "data format error"; say what it is.
-        return EmptyDocumentError(
-            f"{source} has no pages; there is nothing to send.", source=source
-        )
+        return EmptyDocumentError("The PDF has no pages; there is nothing to send.", source=source)
     return CorruptDocumentError(
-        f"{source} is damaged or not a PDF ({exc}); repair it (qpdf in.pdf repaired.pdf, or "
+        f"The file is damaged or not a PDF ({exc}); repair it (qpdf in.pdf repaired.pdf, or "
         "print it to a new PDF) and send that.",
         source=source,
     )
@@ -355,9 +353,7 @@ def render_pages(
     budget = policy.max_request_bytes if max_bytes is None else max_bytes
     spec = pages if pages is not None else policy.pdf_pages
     if not data:
-        raise EmptyDocumentError(
-            f"{source} is empty (0 bytes); send the PDF's bytes.", source=source
-        )
+        raise EmptyDocumentError("The PDF is empty (0 bytes); send its bytes.", source=source)
     cost = family_cost(model, backend)
     rendered: list[Page] = []
     used = 0
@@ -368,12 +364,12 @@ def render_pages(
                 document.init_forms()  # so filled-in form fields are drawn
         if count == 0:
             raise EmptyDocumentError(
-                f"{source} has no pages; there is nothing to send.", source=source
+                "The PDF has no pages; there is nothing to send.", source=source
             )
         chosen = parse_pages(spec, count, source=source)
         if len(chosen) > policy.max_images:
             raise TooManyImagesError(
-                f"{source}: {len(chosen):,} pages chosen, over the {policy.max_images:,} images "
+                f"{len(chosen):,} pages chosen, over the {policy.max_images:,} images "
                 f"a request may hold; choose fewer ({_PAGES_FIX}).",
                 source=source,
                 limit=policy.max_images,
@@ -387,7 +383,7 @@ def render_pages(
                 done = len(rendered)
                 hint = f", e.g. {chosen[0]}-{chosen[done - 1]}" if done else ""
                 raise RequestTooLargeError(
-                    f"{source}: the {len(chosen):,} pages chosen do not fit the "
+                    f"The {len(chosen):,} pages chosen do not fit the "
                     f"{budget:,}-byte request budget: the first {done + 1:,} already take "
                     f"{used:,} bytes. Choose fewer pages ({_PAGES_FIX}){hint}, or send the "
                     "rest in another request.",
@@ -427,16 +423,14 @@ def page_sizes(
     policy = policy or DEFAULT_POLICY
     spec = pages if pages is not None else policy.pdf_pages
     if not data:
-        raise EmptyDocumentError(
-            f"{source} is empty (0 bytes); send the PDF's bytes.", source=source
-        )
+        raise EmptyDocumentError("The PDF is empty (0 bytes); send its bytes.", source=source)
     cost = family_cost(model, backend)
     with _document(bytes(data), password, source) as document:
         with _PDFIUM:
             count = len(document)
         if count == 0:
             raise EmptyDocumentError(
-                f"{source} has no pages; there is nothing to send.", source=source
+                "The PDF has no pages; there is nothing to send.", source=source
             )
         sizes = []
         for number in parse_pages(spec, count, source=source):
@@ -456,7 +450,7 @@ def _render(
             page = document[number - 1]
         except pdfium.PdfiumError as exc:
             raise CorruptDocumentError(
-                f"Page {number} of {source} cannot be read ({exc}); leave it out ({_PAGES_FIX}) "
+                f"Page {number} cannot be read ({exc}); leave it out ({_PAGES_FIX}) "
                 "or repair the file (qpdf in.pdf repaired.pdf).",
                 source=source,
             ) from None

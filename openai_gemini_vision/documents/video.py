@@ -177,16 +177,16 @@ def _open(av: Any, video: bytes | str | os.PathLike[str], source: str) -> Any:
     except av.error.FFmpegError as exc:
         if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
             raise DocumentError(
-                f"Cannot read {source}: {exc.strerror or exc}.", source=source
+                f"Cannot read the file: {exc.strerror or exc}.", source=source
             ) from None
         raise CorruptDocumentError(
-            f"{source} is damaged or not a video FFmpeg can read ({exc.strerror or exc}); "
+            f"The file is damaged or not a video FFmpeg can read ({exc.strerror or exc}); "
             f"{_CONVERT}.",
             source=source,
         ) from None
     except OSError as exc:
         raise DocumentError(
-            f"Cannot read {source}: {exc.strerror or exc}.", source=source
+            f"Cannot read the file: {exc.strerror or exc}.", source=source
         ) from None
 
 
@@ -238,12 +238,12 @@ def _decoded(container: Any, stream: Any, source: str) -> Iterator[Any]:
         yield from container.decode(stream)
     except av.error.DecoderNotFoundError:
         raise UnsupportedDocumentError(
-            f"{source}: this video's codec cannot be decoded by the FFmpeg PyAV ships; {_CONVERT}.",
+            f"This video's codec cannot be decoded by the FFmpeg PyAV ships; {_CONVERT}.",
             source=source,
         ) from None
     except av.error.FFmpegError as exc:
         raise CorruptDocumentError(
-            f"{source} is damaged ({exc.strerror or exc}); {_CONVERT}.", source=source
+            f"The video is damaged ({exc.strerror or exc}); {_CONVERT}.", source=source
         ) from None
 
 
@@ -282,7 +282,7 @@ def sample_frames(
         plan = _plan(_duration(container, stream), float(fps), max_frames)
         frames = _sample(container, stream, plan, side, budget, source)
     if not frames:
-        raise EmptyDocumentError(f"{source}: no frame could be decoded; {_CONVERT}.", source=source)
+        raise EmptyDocumentError(f"No frame could be decoded; {_CONVERT}.", source=source)
     return frames
 
 
@@ -303,20 +303,19 @@ def _opened(
 ) -> Iterator[tuple[Any, Any]]:
     """The open container and its first video stream, checked; closed on leaving."""
     if isinstance(video, bytes | bytearray) and not video:
-        raise EmptyDocumentError(f"{source} is empty (0 bytes).", source=source)
+        raise EmptyDocumentError("The file is empty (0 bytes).", source=source)
     container = _open(av, video, source)
     with container:
         if not container.streams.video:
             raise EmptyDocumentError(
-                f"{source} holds no video stream (only audio or subtitles); there are no frames "
+                "The file holds no video stream (only audio or subtitles); there are no frames "
                 "to send.",
                 source=source,
             )
         stream = container.streams.video[0]
         if stream.codec_context is None:
             raise UnsupportedDocumentError(
-                f"{source}: its video codec is not one the FFmpeg PyAV ships can decode; "
-                f"{_CONVERT}.",
+                f"Its video codec is not one the FFmpeg PyAV ships can decode; {_CONVERT}.",
                 source=source,
             )
         stream.thread_type = "AUTO"  # frame and slice threads: ~2x on two cores
@@ -354,9 +353,7 @@ def frame_plan(
         plan = _plan(_duration(container, stream), fps, max_frames)
         first = next(_decoded(container, stream, source), None)
         if first is None:
-            raise EmptyDocumentError(
-                f"{source}: no frame could be decoded; {_CONVERT}.", source=source
-            )
+            raise EmptyDocumentError(f"No frame could be decoded; {_CONVERT}.", source=source)
         width, height = _display_size(stream, first)
         scale = min(1.0, side / max(width, height))
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
@@ -415,7 +412,7 @@ def _sample(
         used += len("data:image/jpeg;base64,") + 4 * math.ceil(len(data) / 3)
         if used > budget:
             raise RequestTooLargeError(
-                f"{source}: {len(plan.times):,} frames do not fit the {budget:,}-byte request "
+                f"{len(plan.times):,} frames do not fit the {budget:,}-byte request "
                 f"budget: the first {len(frames) + 1:,} already take {used:,} bytes. Take fewer "
                 f"({_FRAMES_FIX}), or cut the video.",
                 source=source,
@@ -445,7 +442,7 @@ def _check_complete(plan: _Plan, when: float, frames: list[Frame], source: str) 
         return
     ended = timestamp(frames[-1].time) if frames else "its start"
     raise CorruptDocumentError(
-        f"{source} stops at {ended} though it says it lasts {timestamp(plan.duration)}: the "
+        f"The video stops at {ended} though it says it lasts {timestamp(plan.duration)}: the "
         "file is cut off or damaged. Send the whole file, or cut it to what plays "
         "(ffmpeg -i in.mp4 -t 00:00:30 -c copy out.mp4) and send that.",
         source=source,

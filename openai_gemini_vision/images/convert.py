@@ -197,16 +197,15 @@ def upright(im: Image.Image) -> Image.Image:
 
 def _render(
     im: Image.Image,
-    *,
     info: ImageInfo,
     target: tuple[int, int],
-    fmt: str,
-    quality: int,
-    lossless: bool,
+    output: tuple[str, int, bool],
     policy: ImagePolicy,
     detail: Detail | None,
-) -> tuple[Image.Image, list[str], bytes | None]:
-    """Decode `im`, turn it upright, fit it to `target`; returns it with the steps taken."""
+) -> tuple[Image.Image, list[str], bytes]:
+    """Decode `im`, turn it upright, fit it to `target`, encode it as `output` (format,
+    quality, lossless): the picture, the steps taken in words, and the bytes."""
+    fmt, quality, lossless = output
     changes: list[str] = []
     orientation = info.orientation if policy.fix_orientation else 1
     exif = None if policy.fix_orientation else im.info.get("exif")
@@ -231,7 +230,7 @@ def _render(
                 else ""
             )
             changes.append(f"downscaled {before} -> {target[0]}x{target[1]}{why}")
-    return im, changes, exif
+    return im, changes, _encode(im, fmt, quality, lossless, exif)
 
 
 def _output_for(
@@ -273,17 +272,7 @@ def transform(
             # libjpeg decodes straight at 1/2, 1/4 or 1/8 scale (never below the target):
             # a 12 MP photo bound for 384 px is never decoded whole.
             im.draft(None, stored)
-        out, steps, exif = _render(
-            im,
-            info=info,
-            target=target,
-            fmt=fmt,
-            quality=quality,
-            lossless=lossless,
-            policy=policy,
-            detail=detail,
-        )
-        encoded = _encode(out, fmt, quality, lossless, exif)
+        out, steps, encoded = _render(im, info, target, (fmt, quality, lossless), policy, detail)
     how = fmt if lossless else f"{fmt} (quality {quality})"
     if info.supported:
         lead = f"re-encoded as {how}"
@@ -328,17 +317,7 @@ def encode_pil(
         else ("PNG", 0, True)
     )
     target = planned_size(info, detail=detail, policy=policy)
-    out, steps, exif = _render(
-        im,
-        info=info,
-        target=target,
-        fmt=fmt,
-        quality=quality,
-        lossless=lossless,
-        policy=policy,
-        detail=detail,
-    )
-    encoded = _encode(out, fmt, quality, lossless, exif)
+    out, steps, encoded = _render(im, info, target, (fmt, quality, lossless), policy, detail)
     how = f"JPEG (quality {quality})" if fmt == "JPEG" else "PNG"
     origin = (
         f"; it was read from a {info.format} file whose original bytes are not at hand, "

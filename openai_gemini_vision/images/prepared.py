@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import math
+import weakref
 from functools import cached_property
 from typing import Any
 
 import pybase64
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SUPPORTED_MIME_TYPES", "PreparedImage", "data_url", "payload_placeholder"]
+__all__ = [
+    "SUPPORTED_MIME_TYPES",
+    "PreparedImage",
+    "data_url",
+    "encoded_length",
+    "payload_placeholder",
+    "prepared_image_of",
+]
 
 #: The only image types Gemini's endpoint takes; its own rejection text lists them:
 #: "MIME type must be image/png, image/jpeg, image/webp, image/heic, or image/heif".
@@ -27,6 +35,11 @@ def data_url(mime_type: str, data: bytes) -> str:
     encoder returns the str directly, faster than the bare encoder (bench/bench_images.py).
     """
     return f"data:{mime_type};base64," + pybase64.b64encode_as_string(data)
+
+
+def encoded_length(mime_type: str, size: int) -> int:
+    """Length of the data URL of `size` bytes of `mime_type`, computed without encoding."""
+    return len("data:;base64,") + len(mime_type) + 4 * math.ceil(size / 3)
 
 
 def payload_placeholder(mime_type: str, data: bytes) -> str:
@@ -76,8 +89,14 @@ class PreparedImage(BaseModel):
 
     @cached_property
     def data_url(self) -> str:
-        """`data:<mime>;base64,...`: what goes into `image_url.url`."""
-        return data_url(self.mime_type, self.data)
+        """`data:<mime>;base64,...`: what goes into `image_url.url`.
+
+        The string is remembered as prepared (`prepared_image_of`) for as long as this
+        image lives, so a body holding it is passed on without being prepared again.
+        """
+        url = data_url(self.mime_type, self.data)
+        _PREPARED[id(url)] = self
+        return url
 
     @property
     def placeholder(self) -> str:
@@ -87,7 +106,7 @@ class PreparedImage(BaseModel):
     @property
     def encoded_size(self) -> int:
         """Length of `data_url` in characters, computed without encoding."""
-        return len("data:;base64,") + len(self.mime_type) + 4 * math.ceil(len(self.data) / 3)
+        return encoded_length(self.mime_type, len(self.data))
 
     def part(self, detail: str | None = None) -> dict[str, Any]:
         """This image as an OpenAI `image_url` content part."""
@@ -102,3 +121,18 @@ class PreparedImage(BaseModel):
             f"PreparedImage({self.mime_type}, {self.width}x{self.height}, "
             f"{self.byte_size:,} bytes, sha256={self.sha256[:12]}{changed})"
         )
+
+
+# Data URLs this library made, by the identity of the string, each with its image. The
+# image keeps its string alive (`data_url` is cached on it), so while an entry lives its
+# id cannot be taken by another string; entries go with their images. A marker in a
+# str subclass would cost a copy of every payload (11 ms for a 20 MB image).
+_PREPARED: weakref.WeakValueDictionary[int, PreparedImage] = weakref.WeakValueDictionary()
+
+
+def prepared_image_of(url: object) -> PreparedImage | None:
+    """The image whose `data_url` is this very string object, if it is alive; else None."""
+    image = _PREPARED.get(id(url))
+    if image is not None and image.__dict__.get("data_url") is url:
+        return image
+    return None

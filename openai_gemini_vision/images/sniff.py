@@ -12,6 +12,7 @@ from __future__ import annotations
 import zlib
 
 from ..errors import CorruptImageError, ImageError, UnsupportedImageError
+from .blob import Blob
 from .probe import ImageInfo
 
 __all__ = ["check_complete", "not_an_image", "vector_error"]
@@ -68,61 +69,62 @@ def _known_magic(data: bytes) -> str | None:
     return None
 
 
-def not_an_image(data: bytes, source: str) -> ImageError | None:
-    """A typed error naming what `data` is when it is a known non-image, else None."""
-    where = f" ({source})" if source else ""
+def not_an_image(data: bytes, size: int | None = None) -> ImageError | None:
+    """A typed error naming what `data` is when it is a known non-image, else None.
+
+    `data` may be only the first bytes of the input (`size` then counts all of them).
+    """
+    size = len(data) if size is None else size
     head = _text_head(data)
     if head.startswith("<svg") or (head.startswith("<?xml") and "<svg" in head):
         return UnsupportedImageError(
-            f"The input{where} is an SVG drawing, which Gemini does not take. Rasterize it "
+            f"The input is an SVG drawing, which Gemini does not take. Rasterize it "
             f"first (for example with cairosvg.svg2png) and pass the {_FIVE} bytes."
         )
     if data.startswith(b"%PDF-"):
         return UnsupportedImageError(
-            f"The input{where} is a PDF document, not an image. Render the pages you need "
+            f"The input is a PDF document, not an image. Render the pages you need "
             f"to images first (for example with pypdfium2) and pass those as {_FIVE}."
         )
     if head.startswith(("<!doctype html", "<html", "<head", "<body")):
         return CorruptImageError(
-            f"The input{where} is an HTML page, not an image: often a server's error or "
+            f"The input is an HTML page, not an image: often a server's error or "
             f"login page saved under an image name. Check where it came from and pass "
             f"the {_FIVE} image itself."
         )
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return CorruptImageError(
-            f"The input{where} is a ZIP archive, not an image. Extract the image and pass "
+            f"The input is a ZIP archive, not an image. Extract the image and pass "
             f"its {_FIVE} bytes."
         )
     known = _known_magic(data)
     if known:
         return CorruptImageError(
-            f"The input{where} starts like a {known} image but cannot be read: it is "
-            f"truncated or damaged ({len(data):,} bytes). Pass the complete, undamaged file."
+            f"The input starts like a {known} image but cannot be read: it is "
+            f"truncated or damaged ({size:,} bytes). Pass the complete, undamaged file."
         )
     if _looks_like_text(data):
         preview = data[:40].decode("utf-8", "replace")
         return CorruptImageError(
-            f"The input{where} is text ({preview!r}...), not an image. Pass the bytes of "
+            f"The input is text ({preview!r}...), not an image. Pass the bytes of "
             f"a {_FIVE} image; a base64 string goes in a data: URL."
         )
     return None
 
 
-def vector_error(info: ImageInfo, source: str) -> UnsupportedImageError | None:
+def vector_error(info: ImageInfo) -> UnsupportedImageError | None:
     """An error for formats Pillow opens but can only draw through Ghostscript (EPS)."""
     if info.format != "EPS":
         return None
-    where = f" ({source})" if source else ""
     return UnsupportedImageError(
-        f"The input{where} is Encapsulated PostScript, a vector format Gemini does not "
+        f"The input is Encapsulated PostScript, a vector format Gemini does not "
         f"take. Rasterize it first (for example with Ghostscript) and pass {_FIVE} bytes."
     )
 
 
-def _truncated(info: ImageInfo, size: int, source: str, what: str) -> CorruptImageError:
-    where = f" ({source})" if source else ""
+def _truncated(info: ImageInfo, size: int, what: str) -> CorruptImageError:
     return CorruptImageError(
-        f"The {info.format} image{where} is truncated or damaged: {what} "
+        f"The {info.format} image is truncated or damaged: {what} "
         f"({size:,} bytes). Pass the complete file (a cut-off download or copy looks like this)."
     )
 
@@ -183,7 +185,7 @@ def _huffman_problem(segment: bytes) -> str | None:
     return None
 
 
-def _png_problem(data: bytes) -> str | None:
+def _png_problem(blob: Blob) -> str | None:
     """Whether every PNG chunk is whole up to IEND, and every chunk but the pixel data
     matches its CRC (PNG spec 5.3).
 
@@ -191,63 +193,87 @@ def _png_problem(data: bytes) -> str | None:
     base64 encoding on every passthrough, and a flipped bit inside compressed pixels goes
     as undetected in JPEG and WebP, which carry no checksum at all.
     """
-    view, pos, end = memoryview(data), 8, len(data)
+    pos, end = 8, blob.exact_size()
     while pos + 12 <= end:
-        length = int.from_bytes(view[pos : pos + 4], "big")
-        kind = bytes(view[pos + 4 : pos + 8])
+        header = blob.read_at(pos, 8)
+        length = int.from_bytes(header[:4], "big")
+        kind = header[4:8]
         stop = pos + 12 + length
         if stop > end:
             return f"the {kind.decode('latin-1')!r} chunk needs {stop - end:,} more bytes"
-        if kind not in _PNG_PIXEL_CHUNKS and zlib.crc32(view[pos + 4 : stop - 4]) != int.from_bytes(
-            view[stop - 4 : stop], "big"
-        ):
-            return f"the {kind.decode('latin-1')!r} chunk fails its CRC check"
+        if kind not in _PNG_PIXEL_CHUNKS:
+            chunk = blob.read_at(pos + 4, length + 8)
+            if zlib.crc32(chunk[:-4]) != int.from_bytes(chunk[-4:], "big"):
+                return f"the {kind.decode('latin-1')!r} chunk fails its CRC check"
         if kind == b"IEND":
             return None
         pos = stop
     return "the IEND chunk is missing"
 
 
-def _heif_problem(data: bytes) -> str | None:
+def _heif_problem(blob: Blob) -> str | None:
     """Whether the top-level ISO BMFF boxes fit inside the file."""
-    pos, end = 0, len(data)
+    pos, end = 0, blob.exact_size()
     while pos + 8 <= end:
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        header = 8
+        header = blob.read_at(pos, 16)
+        size = int.from_bytes(header[0:4], "big")
+        length = 8
         if size == 1:
             if pos + 16 > end:
                 return "a box header is cut short"
-            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+            size, length = int.from_bytes(header[8:16], "big"), 16
         elif size == 0:
             return None  # the last box runs to the end of the file
-        if size < header:
+        if size < length:
             return "a box has an impossible size"
         if pos + size > end:
-            return f"a {data[pos + 4 : pos + 8].decode('latin-1')!r} box needs {pos + size - end:,} more bytes"
+            return f"a {header[4:8].decode('latin-1')!r} box needs {pos + size - end:,} more bytes"
         pos += size
     return None if pos == end else "the file ends inside a box header"
 
 
-def check_complete(info: ImageInfo, data: bytes, source: str = "") -> None:
-    """Raise CorruptImageError when a PNG, JPEG, WebP or HEIF file is cut short or broken."""
-    size = len(data)
+# How far from the end a JPEG's end-of-image marker is looked for before reading the
+# whole file: cameras append a few kilobytes after it at most (and MPO files a second
+# image, which ends with a marker of its own).
+_JPEG_TAIL = 64 * 1024
+
+
+def _jpeg_problem(blob: Blob) -> str | None:
+    """Whether a JPEG's segments are sound up to its first scan, and an end marker follows."""
+    start = _jpeg_scan_start(blob.all() if blob.complete else blob.head())
+    if isinstance(start, str) and not blob.complete:
+        start = _jpeg_scan_start(blob.all())  # segments longer than the head (big ICC)
+    if isinstance(start, str):
+        return start
+    if (
+        not blob.complete
+        and start < blob.size - _JPEG_TAIL
+        and b"\xff\xd9" in blob.tail(_JPEG_TAIL)
+    ):
+        return None
+    # Entropy-coded data never holds FF D9 (0xFF is stuffed as FF 00), so the
+    # end-of-image marker after the first scan is the file's true end.
+    if blob.all().rfind(b"\xff\xd9", start) < 0:
+        return "the end-of-image marker is missing"
+    return None
+
+
+def check_complete(info: ImageInfo, blob: Blob) -> None:
+    """Raise CorruptImageError when a PNG, JPEG, WebP or HEIF file is cut short or broken.
+
+    Reads only what the check needs: a JPEG's head and tail, a PNG's chunk headers (and
+    the small chunks), a HEIF file's box headers.
+    """
+    problem = None
     if info.format in {"JPEG", "MPO"}:
-        start = _jpeg_scan_start(data)
-        if isinstance(start, str):
-            raise _truncated(info, size, source, start)
-        if data.rfind(b"\xff\xd9", start) < 0:
-            # Entropy-coded data never holds FF D9 (0xFF is stuffed as FF 00), so the
-            # end-of-image marker after the first scan is the file's true end.
-            raise _truncated(info, size, source, "the end-of-image marker is missing")
+        problem = _jpeg_problem(blob)
     elif info.format == "PNG":
-        problem = _png_problem(data)
-        if problem:
-            raise _truncated(info, size, source, problem)
+        problem = _png_problem(blob)
     elif info.format == "WEBP":
-        declared = int.from_bytes(data[4:8], "little") + 8
-        if declared > size:
-            raise _truncated(info, size, source, f"the RIFF header promises {declared:,} bytes")
+        declared = int.from_bytes(blob.head(8)[4:8], "little") + 8
+        if declared > blob.exact_size():
+            problem = f"the RIFF header promises {declared:,} bytes"
     elif info.format == "HEIF":
-        problem = _heif_problem(data)
-        if problem:
-            raise _truncated(info, size, source, problem)
+        problem = _heif_problem(blob)
+    if problem:
+        raise _truncated(info, blob.exact_size(), problem)

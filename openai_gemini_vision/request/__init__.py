@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .estimate import TokenEstimate, estimate_image_tokens, estimate_tokens
-from .prepare import PreparedRequest, aprepare_messages, prepare_messages
+from .prepare import PreparedRequest, aprepare_messages, is_prepared, prepare_messages
 
 __all__ = [
     "PreparedRequest",
@@ -11,5 +11,6 @@ __all__ = [
     "aprepare_messages",
     "estimate_image_tokens",
     "estimate_tokens",
+    "is_prepared",
     "prepare_messages",
 ]

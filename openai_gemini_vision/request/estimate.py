@@ -1,89 +1,78 @@
-"""Offline token estimates for images and text, per Gemini model family.
+"""Offline token estimates: the same plan as sending, priced by each family's rules.
 
-Gemini bills an image by the size it arrives at, by rules that differ per model family.
-`RULES` (in `token_rules`) holds one row per family; `resolve_model` maps any spelling
-of a model name to its row. `estimate_tokens` reads each image's header (never its
-pixels), works out the size it will be sent at with the same `planned_size` the preparer
-uses, and prices it. Nothing here opens a network connection.
+Estimating is sending without the send. `estimate_tokens` runs the plan
+`prepare_messages` runs (`plan.py`: the same checks, detail, orientation, conversion and
+20 MB fit) and prices what would be sent. An image that goes as it is is read no further
+than its header and what the completeness checks need; one that sending would convert,
+turn or downscale is prepared for real, so its size and bytes are exact; when the budget
+forces shrinking, the estimate shrinks as sending would and says so. Only http(s) URLs
+are left unsized: nothing here opens a network connection.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
 
-from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import GeminiVisionError, ImageError, InvalidArgumentError
-from ..fetch import public_url
-from ..images.prepared import SUPPORTED_MIME_TYPES
-from ..images.probe import ImageInfo, info_of, planned_size, probe
-from ..images.source import _read_file, local_path, parse_data_url
+from ..errors import ModelFamilyAssumedWarning
 from ..policy import DEFAULT_POLICY, Detail, ImagePolicy
 from ..token_rules import (
+    DEFAULT_BACKEND,
+    Backend,
     MediaResolution,
-    ModelFamilyAssumedWarning,
-    ResolvedModel,
     media_resolution_of,
-    resolve_model,
+    price_request,
 )
-from .messages import (
-    RAW_IMAGE_TYPES,
-    ImageSlot,
-    copy_messages,
-    image_slots,
-    located,
-    text_of,
-    unusable_source,
-)
+from .messages import text_of
+from .plan import Entry, Loader, empty_parts, fit, plan_request
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "DEFAULT_MODEL",
     "ImageEstimate",
     "TokenEstimate",
     "estimate_image_tokens",
-    "estimate_prepared",
     "estimate_text_tokens",
     "estimate_tokens",
+    "estimate_tokens_by_model",
     "measure_image",
+    "price",
 ]
+
+#: The model whose token rules price an estimate when no model is named.
+DEFAULT_MODEL = "gemini-2.5-flash"
 
 #: "For Gemini models, a token is equivalent to about 4 characters."
 #: https://ai.google.dev/gemini-api/docs/tokens
 CHARS_PER_TOKEN = 4
 
-# Bytes read to find an image's size and orientation. JPEG keeps both before its first
-# scan (EXIF is one APP1 segment of at most 64 KiB), PNG and WebP at the very start. When
-# the prefix is not enough (a large ICC profile, TIFF's trailing directory) the whole
-# input is read instead: still a read, never a decode.
-_HEADER_BYTES = 64 * 1024
-# The same prefix as base64 characters (4 characters carry 3 bytes).
-_HEADER_BASE64_CHARS = 4 * math.ceil(_HEADER_BYTES / 3)
-
-_DETAILS: frozenset[str] = frozenset({"auto", "low", "high"})
-
 
 class ImageEstimate(BaseModel):
-    """One image's share of an estimate: where it came from, its size as sent, its cost."""
+    """One image's share of an estimate: where it came from, how it is sent, its cost."""
 
     model_config = ConfigDict(frozen=True)
 
     source: str
-    """A path, a URL without its query, "data URL", "PIL image", "bytes" or "prepared"."""
+    """A path, a URL without its query, "data URL", "PIL image", "bytes", "stdin"."""
     format: str = ""
     """Pillow's name of the format given ("JPEG", "PNG", ...); "" when not read."""
     mime_type: str = ""
+    """The type of the image as given ("" when not read)."""
     original_size: tuple[int, int] | None = None
     """Width and height as stored, before orientation or resizing; None when not read."""
     size: tuple[int, int] | None = None
     """Width and height as sent; None when unknown offline (an http(s) URL)."""
+    mime_type_as_sent: str = ""
+    bytes_as_sent: int | None = None
+    """Bytes as sent (before base64); None when unknown offline."""
     orientation: int = 1
     """EXIF orientation that will be applied (1 when none)."""
+    changes: tuple[str, ...] = ()
+    """What sending does to the image, in words; empty when it goes byte for byte."""
     tiles: int = 0
     tokens: int = 0
 
@@ -91,18 +80,6 @@ class ImageEstimate(BaseModel):
     def sized(self) -> bool:
         """Whether the size as sent is known, so `tokens` is counted."""
         return self.size is not None
-
-    @property
-    def changes_expected(self) -> bool:
-        """Whether preparing the image will re-encode it (convert, rotate or downscale)."""
-        if self.size is None or self.original_size is None:
-            return False
-        upright = self.original_size if self.orientation < 5 else self.original_size[::-1]
-        return (
-            self.mime_type not in SUPPORTED_MIME_TYPES
-            or self.orientation != 1
-            or self.size != upright
-        )
 
 
 class TokenEstimate(BaseModel):
@@ -116,6 +93,8 @@ class TokenEstimate(BaseModel):
     text_is_approximate: bool = True
     """Text is counted at about `CHARS_PER_TOKEN` characters a token, not tokenized."""
     model: str = ""
+    backend: Backend = DEFAULT_BACKEND
+    """Where the request is billed: "gemini-api" or "vertex-ai"."""
     family: str = ""
     """The rules row used, e.g. "Gemini 2.0"."""
     assumed_family: bool = False
@@ -125,7 +104,7 @@ class TokenEstimate(BaseModel):
     """Images not counted because their size cannot be known offline (http(s) URLs)."""
     images: list[ImageEstimate] = []
     notes: list[str] = []
-    """Caveats in words: an assumed family, uncounted images, unconfirmed rules."""
+    """Caveats in words: an assumed family, uncounted images, shrinking, unconfirmed rules."""
 
 
 def estimate_text_tokens(text: str) -> int:
@@ -133,181 +112,133 @@ def estimate_text_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def _price(
-    resolved: ResolvedModel, width: int, height: int, media_resolution: MediaResolution | None
-) -> tuple[int, int]:
-    if width < 1 or height < 1:
-        raise InvalidArgumentError(
-            f"An image is {width}x{height} px; width and height must be at least 1 pixel."
-        )
-    return resolved.rule.cost(width, height, media_resolution)
-
-
 def estimate_image_tokens(
-    width: int, height: int, model: str, *, media_resolution: str | None = None
+    width: int,
+    height: int,
+    model: str,
+    *,
+    media_resolution: str | None = None,
+    backend: str | None = None,
 ) -> int:
-    """Tokens Gemini bills for one image of `width` x `height` pixels as sent.
+    """Tokens Gemini bills for one image of `width` x `height` pixels as sent, alone in a request.
 
     `media_resolution`: "low", "medium", "high" or "ultra_high" (Gemini 3's per-image
-    setting; "low"/"medium" are also the request-wide setting of earlier models). An
-    unrecognised model is priced as the newest known family, with a
-    `ModelFamilyAssumedWarning`.
+    setting; "low"/"medium" are also the request-wide setting of earlier models).
+    `backend`: "gemini-api" (None) or "vertex-ai". An unrecognised model is priced as the
+    newest known family, with a `ModelFamilyAssumedWarning`.
     """
-    resolved = resolve_model(model)
-    if resolved.assumed:
-        warnings.warn(resolved.note, ModelFamilyAssumedWarning, stacklevel=2)
-    return _price(resolved, width, height, media_resolution_of(media_resolution))[1]
-
-
-def _probe_prefix(prefix: bytes, complete: bool, policy: ImagePolicy) -> ImageInfo | None:
-    """The header read from `prefix`, or None when a longer read is needed."""
-    if complete:
-        return probe(prefix, policy)
-    try:
-        return probe(prefix, policy)
-    except Exception:  # noqa: BLE001 - any failure on a cut-off prefix means "read it all"
-        return None
-
-
-def _probe_path(path: str | os.PathLike[str], policy: ImagePolicy) -> ImageInfo:
-    try:
-        with open(path, "rb") as handle:
-            prefix = handle.read(_HEADER_BYTES)
-    except OSError:
-        pass  # read again below, where the loader words the error
-    else:
-        info = _probe_prefix(prefix, len(prefix) < _HEADER_BYTES, policy)
-        if info is not None:
-            return info
-    return probe(_read_file(path), policy)
-
-
-def _probe_data_url(url: str, policy: ImagePolicy) -> ImageInfo:
-    comma = url.find(",")
-    if (
-        comma >= 0
-        and len(url) - comma - 1 > _HEADER_BASE64_CHARS
-        and ";base64" in url[:comma].lower()
-    ):
-        head = url[: comma + 1 + _HEADER_BASE64_CHARS]
-        try:
-            prefix = parse_data_url(head)[1]
-        except ImageError:
-            prefix = b""  # a payload the prefix cut badly: decode it all below
-        info = _probe_prefix(prefix, False, policy) if prefix else None
-        if info is not None:
-            return info
-    return probe(parse_data_url(url)[1], policy)
-
-
-def _split(url: str) -> SplitResult:
-    try:
-        return urlsplit(url)
-    except ValueError:  # an unbalanced "[" in the host: a path, as when sending
-        return SplitResult("", "", url, "", "")
-
-
-def _probe_string(url: str, policy: ImagePolicy) -> ImageInfo | None:
-    """Header of an image named by a URL string; None when it cannot be sized offline."""
-    parts = _split(url)
-    scheme = parts.scheme.lower()
-    if scheme == "data":
-        return _probe_data_url(url, policy)
-    if scheme in {"http", "https"}:
-        return None
-    # The same gate as sending, checked before any read.
-    return _probe_path(local_path(url, scheme, local_files=policy.allow_local_files), policy)
-
-
-def _describe(source: Any) -> str:
-    if isinstance(source, str):
-        if source[:5].lower() == "data:":
-            return "data URL"
-        return public_url(source) if _split(source).scheme else source
-    if isinstance(source, os.PathLike):
-        return os.fsdecode(source)
-    return "PIL image" if isinstance(source, Image.Image) else "bytes"
-
-
-def measure_image(
-    source: Any, *, detail: Detail | None = None, policy: ImagePolicy | None = None
-) -> ImageEstimate:
-    """Format, stored size and size as sent of one image, from its header alone (unpriced).
-
-    `source` is what a content list may hold: a URL string, a `pathlib.Path`, bytes or a
-    PIL image. An http(s) URL is not fetched: its size comes back as None.
-    """
-    policy = policy or DEFAULT_POLICY
-    info: ImageInfo | None
-    if isinstance(source, str):
-        info = _probe_string(source, policy)
-    elif isinstance(source, os.PathLike):
-        info = _probe_path(source, policy)
-    elif isinstance(source, Image.Image):
-        info = info_of(source)
-    elif isinstance(source, bytes | bytearray | memoryview):
-        info = probe(bytes(source), policy)
-    else:
-        raise TypeError(
-            f"Cannot read an image from a {type(source).__name__}; pass a data URL, a path, "
-            "bytes or a PIL image."
-        )
-    if info is None:
-        return ImageEstimate(source=_describe(source))
-    return ImageEstimate(
-        source=_describe(source),
-        format=info.format,
-        mime_type=info.mime_type,
-        original_size=(info.width, info.height),
-        size=planned_size(info, detail=detail, policy=policy),
-        orientation=info.orientation if policy.fix_orientation else 1,
+    price = price_request(
+        [(width, height)], model, backend=backend, media_resolution=media_resolution
     )
+    if price.assumed:
+        warnings.warn(price.notes[0], ModelFamilyAssumedWarning, stacklevel=2)
+    return price.total
 
 
-def _slot_detail(slot: ImageSlot) -> Detail | None:
-    detail = slot.detail
-    return detail if detail in _DETAILS else None  # type: ignore[return-value]
+def _measured(entries: list[Entry], policy: ImagePolicy) -> list[ImageEstimate]:
+    """One unpriced `ImageEstimate` per image part, in message order."""
+    rows = []
+    uses = [(entry, use) for entry in entries for use in entry.uses]
+    for entry, use in sorted(uses, key=lambda row: (row[1].slot.message, row[1].slot.index)):
+        info, image = entry.info, entry.image
+        fields: dict[str, Any] = {"source": use.label or entry.label}
+        if info is not None:
+            fields.update(
+                format=info.format,
+                mime_type=info.mime_type,
+                original_size=(info.width, info.height),
+                orientation=info.orientation if policy.fix_orientation else 1,
+            )
+        elif image is not None:
+            fields.update(
+                format=image.original_format,
+                original_size=(image.original_width, image.original_height),
+                orientation=image.orientation,
+            )
+        if entry.size is not None:
+            fields.update(
+                size=entry.size,
+                mime_type_as_sent=entry.mime_type,
+                bytes_as_sent=entry.byte_size,
+                changes=image.changes
+                if image is not None
+                else entry.plan.notes
+                if entry.plan
+                else (),
+            )
+        rows.append(ImageEstimate(**fields))
+    return rows
 
 
-def _assemble(
-    resolved: ResolvedModel,
+def price(
     messages: list[dict[str, Any]],
-    measured: list[ImageEstimate],
-    media_resolution: MediaResolution | None,
+    entries: list[Entry],
+    model: str,
+    *,
+    policy: ImagePolicy = DEFAULT_POLICY,
+    media_resolution: str | None = None,
+    backend: str | None = None,
 ) -> TokenEstimate:
-    priced: list[ImageEstimate] = []
-    for image in measured:
-        if image.size is None:
-            priced.append(image)
-            continue
-        tiles, tokens = _price(resolved, *image.size, media_resolution)
-        priced.append(image.model_copy(update={"tiles": tiles, "tokens": tokens}))
-    notes = [resolved.note] if resolved.note else []
-    caveat = getattr(resolved.rule, "caveat", "")
-    if caveat and priced:
-        notes.append(f"{resolved.rule.family}: {caveat}")
-    unsized = sum(1 for image in priced if not image.sized)
-    if unsized:
+    """Price the request of planned (or prepared) `entries` and the text of `messages`.
+
+    The images are priced together (`token_rules.price_request`): a family may bill an
+    image by what else the request holds (Gemini 2.0: one image by its tiles, several at
+    258 each).
+    """
+    measured = _measured(entries, policy)
+    request = price_request(
+        [image.size for image in measured],
+        model,
+        backend=backend,
+        media_resolution=media_resolution,
+    )
+    priced = [
+        image.model_copy(update={"tiles": cost.tiles, "tokens": cost.tokens})
+        for image, cost in zip(measured, request.images, strict=True)
+    ]
+    notes = list(request.notes)
+    shrunk = sum(1 for entry in entries if entry.shrunk)
+    if shrunk:
         notes.append(
-            f"{unsized} image(s) given as URLs are not counted: their size is unknown until "
-            "they are fetched, and estimates stay offline. prepare_messages() gives the "
-            "figure after fetching."
+            f"The request was over max_request_bytes={policy.max_request_bytes:,}: {shrunk} "
+            "image(s) were shrunk as sending shrinks them, and are priced as sent."
         )
-    per_image = [image.tokens for image in priced]
+    if request.unsized:
+        notes.append(
+            f"{request.unsized} image(s) given as URLs are not counted: their size is unknown "
+            "until they are fetched, and estimates stay offline. prepare_messages() gives "
+            "the figure after fetching."
+        )
     text_tokens = estimate_text_tokens(text_of(messages))
     return TokenEstimate(
-        image_tokens=sum(per_image),
+        image_tokens=request.total,
         text_tokens=text_tokens,
-        total_tokens=sum(per_image) + text_tokens,
-        per_image=per_image,
-        model=resolved.model,
-        family=resolved.rule.family,
-        assumed_family=resolved.assumed,
-        media_resolution=media_resolution,
-        unsized_images=unsized,
+        total_tokens=request.total + text_tokens,
+        per_image=request.per_image,
+        model=request.model,
+        backend=request.backend,
+        family=request.family,
+        assumed_family=request.assumed,
+        media_resolution=request.media_resolution,
+        unsized_images=request.unsized,
         images=priced,
         notes=notes,
     )
+
+
+def _planned(
+    messages: Iterable[Any], policy: ImagePolicy, extra_bytes: int
+) -> tuple[list[dict[str, Any]], list[Entry]]:
+    """The request planned as sending plans it, images that go as they are left unread."""
+    plan = plan_request(messages, policy)
+    loader = Loader(policy, None, lazy=True)
+    try:
+        for slot in plan.slots:
+            loader.add(slot)
+        fit(loader.entries, empty_parts(plan) + extra_bytes, policy)
+    finally:
+        loader.close()
+    return plan.messages, loader.entries
 
 
 def estimate_tokens(
@@ -316,44 +247,71 @@ def estimate_tokens(
     *,
     policy: ImagePolicy | None = None,
     media_resolution: str | None = None,
+    extra_bytes: int = 0,
+    backend: str | None = None,
 ) -> TokenEstimate:
-    """Estimate a chat request's tokens from headers only, never decoding an image.
+    """Estimate a chat request's tokens offline, pricing exactly what sending would send.
 
-    Images are priced at the size they will be sent at (orientation, then `detail`: a
-    part's own `image_url.detail` wins over `policy.detail`), before any shrinking the
-    request budget may need. Text is approximate (`CHARS_PER_TOKEN`).
+    The same plan as `prepare_messages`: images checked and refused in the same words,
+    sized as sent (orientation, `detail`: a part's own `image_url.detail` wins over
+    `policy.detail`, conversion, the budget fit). Images that go as they are are read no
+    further than their headers. Text is approximate (`CHARS_PER_TOKEN`). `extra_bytes`
+    is the rest of the request body, budgeted with the messages as when sending.
+    `backend`: "gemini-api" (None) or "vertex-ai": the same model bills differently on
+    the two. `media_resolution`: "low", "medium", "high", "ultra_high" (None: the model's
+    default).
     """
-    policy = policy or DEFAULT_POLICY
-    resolved = resolve_model(model)
-    resolution = media_resolution_of(media_resolution)
-    copied = copy_messages(messages)
-    measured = [_measure_slot(slot, policy) for slot in image_slots(copied)]
-    return _assemble(resolved, copied, measured, resolution)
+    return estimate_tokens_by_model(
+        messages,
+        [model],
+        policy=policy,
+        media_resolution=media_resolution,
+        extra_bytes=extra_bytes,
+        backend=backend,
+    )[model]
 
 
-def _measure_slot(slot: ImageSlot, policy: ImagePolicy) -> ImageEstimate:
-    """`measure_image` of the slot's image; an error says where the image sits, as sending does."""
-    try:
-        if not isinstance(slot.source, (str, *RAW_IMAGE_TYPES)):
-            raise unusable_source(slot.source)  # "url": null in a stranger's JSON
-        return measure_image(slot.source, detail=_slot_detail(slot), policy=policy)
-    except GeminiVisionError as exc:
-        raise located(exc, slot.where) from None
-
-
-def estimate_prepared(
-    messages: list[dict[str, Any]],
-    sizes: list[tuple[int, int]],
-    model: str,
+def estimate_tokens_by_model(
+    messages: Iterable[Any],
+    models: Iterable[str],
     *,
+    policy: ImagePolicy | None = None,
     media_resolution: str | None = None,
-) -> TokenEstimate:
-    """Estimate for messages whose images are already prepared, at their sizes as sent.
+    extra_bytes: int = 0,
+    backend: str | None = None,
+) -> dict[str, TokenEstimate]:
+    """`estimate_tokens` for several models at once: the request is planned once."""
+    policy = policy or DEFAULT_POLICY
+    resolution = media_resolution_of(media_resolution)
+    copied, entries = _planned(messages, policy, extra_bytes)
+    return {
+        model: price(
+            copied,
+            entries,
+            model,
+            policy=policy,
+            media_resolution=resolution,
+            backend=backend,
+        )
+        for model in dict.fromkeys(models)
+    }
 
-    `messages` are plain dicts (from `messages.copy_messages`); `sizes` are the
-    (width, height) of each image in message order. Used by `prepare_messages`.
+
+def measure_image(
+    source: Any, *, detail: Detail | None = None, policy: ImagePolicy | None = None
+) -> ImageEstimate:
+    """How one image would be sent (type, size, bytes, changes), unpriced; offline.
+
+    `source` is what a content list may hold: a URL string (gated like message JSON), a
+    `pathlib.Path`, bytes or a PIL image. An http(s) URL is not fetched: its size comes
+    back as None.
     """
-    measured = [ImageEstimate(source="prepared", size=(w, h)) for w, h in sizes]
-    return _assemble(
-        resolve_model(model), messages, measured, media_resolution_of(media_resolution)
-    )
+    part: Any = source
+    if isinstance(source, str):
+        part = {"type": "image_url", "image_url": {"url": source}}
+        if detail is not None:
+            part["image_url"]["detail"] = detail
+    elif detail is not None:
+        policy = (policy or DEFAULT_POLICY).model_copy(update={"detail": detail})
+    estimate = estimate_tokens([{"role": "user", "content": [part]}], DEFAULT_MODEL, policy=policy)
+    return estimate.images[0].model_copy(update={"tiles": 0, "tokens": 0})

@@ -3,35 +3,22 @@
 Messages arrive as dicts, openai's typed params (which are dicts at run time) or
 pydantic models (a `ChatCompletionMessage` fed back into the next turn). `copy_messages`
 turns them into plain dicts and lists without touching the caller's objects;
-`image_slots` finds every place an image sits, so the preparer and the token estimator
-walk messages the same way.
+`image_slots` finds every place an image sits, and each slot classifies its image once
+(`images.Source`), so the preparer and the token estimator walk messages the same way.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from PIL import Image
+from ..errors import GeminiVisionError, MessageFormatError
+from ..images.source import RAW_IMAGE_TYPES, Source
 
-from ..errors import GeminiVisionError, ImageError, MessageFormatError
-
-__all__ = [
-    "RAW_IMAGE_TYPES",
-    "ImageSlot",
-    "copy_messages",
-    "image_slots",
-    "located",
-    "text_of",
-    "unusable_source",
-]
-
-# Content-list items that are images themselves, in the google-genai habit
-# `["What is this?", image]`. They cannot come from JSON, so they are trusted.
-RAW_IMAGE_TYPES = (Image.Image, os.PathLike, bytes, bytearray, memoryview)
+__all__ = ["ImageSlot", "copy_messages", "image_slots", "located", "text_of"]
 
 
 def located(exc: Exception, where: str) -> Exception:
@@ -47,36 +34,31 @@ def located(exc: Exception, where: str) -> Exception:
     return moved.with_traceback(exc.__traceback__)
 
 
-def unusable_source(source: Any) -> ImageError:
-    """The error for an `image_url.url` that is no string (`null`, a number, ...)."""
-    return ImageError(
-        f"image_url.url is a {type(source).__name__}; write a data: or http(s):// URL "
-        "string, or put a PIL image, pathlib.Path or bytes in the content list."
-    )
-
-
 @dataclass
 class ImageSlot:
     """One image in a message: the content list holding it, and its position there."""
 
     content: list[Any]
     index: int
-    source: Any
-    """The `image_url.url` string, or the raw object (PIL image, Path, bytes)."""
+    value: Any
+    """The `image_url.url` string, or the raw object (PIL image, Path, bytes, Source)."""
     detail: str | None
     """The part's own `image_url.detail`, if any."""
     message: int = -1
     """Position of the message holding the image in the request (-1 when not known)."""
 
+    @cached_property
+    def source(self) -> Source:
+        """The image, classified; a string is gated as JSON from strangers may be.
+
+        Raises ImageError for a `url` that is no string (`null`, a number).
+        """
+        return Source.of(self.value, from_messages=not isinstance(self.value, RAW_IMAGE_TYPES))
+
     @property
     def where(self) -> str:
         """The image's place as a reader finds it: `messages[2].content[1]`."""
         return f"messages[{self.message}].content[{self.index}]"
-
-    @property
-    def is_raw(self) -> bool:
-        """Whether the image is a Python object rather than a URL string from JSON."""
-        return not isinstance(self.source, str)
 
     def replace(self, part: dict[str, Any]) -> None:
         """Put `part` where this image was."""
