@@ -12,6 +12,12 @@ GeminiVisionError
  ├─ InvalidArgumentError (also ValueError) an argument or option has a value that cannot work
  ├─ UnknownRuleError (also KeyError)       no token rule is registered under that pattern
  ├─ DetectionParseError (also ValueError)  a reply holds no bounding boxes to read
+ ├─ DocumentError (also ValueError)        a PDF or a video could not be turned into images
+ │   ├─ EncryptedDocumentError            the PDF needs a password (or the one given is wrong)
+ │   ├─ CorruptDocumentError              damaged, truncated, or not a PDF / video at all
+ │   ├─ EmptyDocumentError                a PDF without pages, a video without frames
+ │   └─ UnsupportedDocumentError          a codec, file part or file type that cannot be read
+ ├─ MissingDependencyError (also ImportError)  an optional extra is not installed
  ├─ FetchError                            an image URL could not be fetched
  │   └─ BlockedURLError                   the URL or path was refused by the policy
  ├─ BatchError                            a batch run (`ogv caption --batch`) cannot go on
@@ -45,9 +51,13 @@ __all__ = [
     "BatchError",
     "BatchStateError",
     "BlockedURLError",
+    "CorruptDocumentError",
     "CorruptImageError",
     "DetectionParseError",
     "DetectionWarning",
+    "DocumentError",
+    "EmptyDocumentError",
+    "EncryptedDocumentError",
     "FetchError",
     "FilesAPIError",
     "GeminiVisionError",
@@ -57,10 +67,12 @@ __all__ = [
     "InvalidArgumentError",
     "MessageFormatError",
     "MissingAPIKeyError",
+    "MissingDependencyError",
     "ModelFamilyAssumedWarning",
     "RequestTooLargeError",
     "TooManyImagesError",
     "UnknownRuleError",
+    "UnsupportedDocumentError",
     "UnsupportedImageError",
 ]
 
@@ -168,6 +180,30 @@ class UnknownRuleError(GeminiVisionError, KeyError):
 
 class DetectionParseError(GeminiVisionError, ValueError):
     """A model's reply holds no JSON list of `box_2d` detections to read."""
+
+
+class DocumentError(GeminiVisionError, ValueError):
+    """A PDF or a video could not be turned into page images or frames."""
+
+
+class EncryptedDocumentError(DocumentError):
+    """The PDF is encrypted and needs a password, or the password given is wrong."""
+
+
+class CorruptDocumentError(DocumentError):
+    """The bytes are damaged, truncated, or not a PDF or video at all."""
+
+
+class EmptyDocumentError(DocumentError):
+    """A PDF with no pages, or a video with no picture to sample."""
+
+
+class UnsupportedDocumentError(DocumentError):
+    """A file part, file type or video codec this library cannot read."""
+
+
+class MissingDependencyError(GeminiVisionError, ImportError):
+    """An optional extra (e.g. `documents`: pypdfium2 and PyAV) is not installed."""
 
 
 class FetchError(GeminiVisionError):

@@ -67,5 +67,23 @@ class ImagePolicy(BaseModel):
     """Read string paths and file:// URLs found in `image_url.url` from disk. Off because
     message JSON may come from strangers."""
 
+    pdf_pages: str | None = None
+    """Pages of a PDF to send, 1-based, e.g. "1-3,7" (the CLI's --pages); None: every page."""
+
+    pdf_dpi: float | None = Field(default=None, ge=36, le=600)
+    """Render PDF pages at this many dots per inch; None: chosen per model family, the
+    fewest tokens that keep body text legible (see `documents.sizing`)."""
+
+    send_pdf_as_file: bool = False
+    """Pass OpenAI `{"type": "file"}` parts holding a PDF through untouched, for endpoints
+    that take PDFs; off: each page is sent as an image after a "Page 3 of 12" label."""
+
+    video_fps: float = Field(default=1.0, gt=0, le=30)
+    """Frames sampled per second of video (the CLI's --fps); Gemini itself samples 1 a second."""
+
+    video_max_frames: int = Field(default=120, gt=0, le=3600)
+    """Frames taken from one video at most (the CLI's --max-frames); a longer video is
+    sampled evenly over its whole length at a lower rate, and says so."""
+
 
 DEFAULT_POLICY = ImagePolicy()

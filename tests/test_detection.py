@@ -137,6 +137,14 @@ def test_malformed_entries_are_skipped_with_a_warning_and_the_rest_kept() -> Non
     assert "[ymin, xmin, ymax, xmax]" in messages[2]
 
 
+def test_a_coordinate_too_large_for_a_float_is_skipped_not_a_crash() -> None:
+    """A box holding a 400-digit number is skipped with a warning; the other boxes are kept."""
+    text = json.dumps([CAT, DOG])[:-1] + ', {"box_2d": [1, 2, 3, ' + "9" * 400 + '], "label": "x"}]'
+    with pytest.warns(DetectionWarning, match="other than numbers"):
+        found = parse_detections(text, (1000, 1000))
+    assert [(d.label, d.box_2d) for d in found] == TWO
+
+
 def test_reply_cut_off_mid_list_keeps_complete_entries_and_says_so() -> None:
     """A reply stopped by the token limit keeps its whole entries and warns about the rest."""
     text = "```json\n" + json.dumps([CAT, DOG])[:-30]

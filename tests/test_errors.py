@@ -74,3 +74,21 @@ def test_every_warning_is_a_gemini_vision_warning() -> None:
     assert issubclass(ogv.ModelFamilyAssumedWarning, ogv.GeminiVisionWarning)
     assert issubclass(ogv.DetectionWarning, ogv.GeminiVisionWarning)
     assert issubclass(ogv.GeminiVisionWarning, UserWarning)
+
+
+def test_document_errors_are_value_errors_and_a_missing_extra_an_import_error() -> None:
+    """PDF and video problems are input problems; a missing extra is caught as ImportError."""
+    for cls in (
+        ogv.EncryptedDocumentError,
+        ogv.CorruptDocumentError,
+        ogv.EmptyDocumentError,
+        ogv.UnsupportedDocumentError,
+    ):
+        assert issubclass(cls, ogv.DocumentError)
+        assert issubclass(cls, ValueError)
+        back = pickle.loads(pickle.dumps(cls("the fix", source="a.pdf")))  # noqa: S301 - ours
+        assert (type(back), back.message, back.source) == (cls, "the fix", "a.pdf")
+        assert str(back) == "a.pdf: the fix"  # the file named first, as every error does
+    assert issubclass(ogv.MissingDependencyError, ImportError)
+    assert issubclass(ogv.MissingDependencyError, ogv.GeminiVisionError)
+    assert not issubclass(ogv.MissingDependencyError, ValueError)

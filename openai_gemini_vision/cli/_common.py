@@ -365,6 +365,7 @@ def ogv(ctx: click.Context, debug: bool) -> None:
       ogv ask photo.jpg --prompt "What is in this picture?" --dry-run
       ogv caption photos/ --prompt "One-line caption" --out captions.jsonl
       ogv detect street.jpg --prompt "find every car" --out boxes.png
+      ogv segment photo.jpg --prompt "the cats" --out overlay.png
 
     Reads GEMINI_API_KEY (or GOOGLE_API_KEY), GEMINI_BASE_URL and GEMINI_MODEL.
     Exit status: 0 done, 1 failed, 2 usage or configuration error (a missing or

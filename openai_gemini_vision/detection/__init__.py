@@ -1,4 +1,5 @@
-"""Object detection: ask for boxes, read them onto the caller's pixels, draw them."""
+"""Object detection and segmentation: ask for boxes and masks, read them onto the caller's
+pixels, draw them."""
 
 from __future__ import annotations
 
@@ -14,20 +15,40 @@ from .detect import (
 )
 from .draw import draw_detections
 from .replies import DetectionWarning
+from .segment import (
+    DEFAULT_SEGMENTATION_PROMPT,
+    SEGMENTATION_MODEL,
+    Segmentation,
+    Segmentations,
+    asegment,
+    draw_segmentations,
+    parse_segmentations,
+    segment,
+    segmentation_messages,
+)
 
 __all__ = [
     "DEFAULT_DETECTION_PROMPT",
+    "DEFAULT_SEGMENTATION_PROMPT",
     "DETECTION_MODEL",
     "DETECTION_SCHEMA",
     "GRID",
+    "SEGMENTATION_MODEL",
     "Detection",
     "DetectionWarning",
     "Detections",
+    "Segmentation",
+    "Segmentations",
     "adetect",
+    "asegment",
     "box_to_pixels",
     "detect",
     "detection_messages",
     "draw_detections",
+    "draw_segmentations",
     "parse_detections",
+    "parse_segmentations",
+    "segment",
+    "segmentation_messages",
     "upright_size",
 ]

@@ -18,7 +18,15 @@ from ..errors import InvalidArgumentError
 from ..images.prepared import PreparedImage
 from .replies import DetectionWarning, extract_entries
 
-__all__ = ["GRID", "Detection", "box_to_pixels", "parse_detections", "upright_size"]
+__all__ = [
+    "GRID",
+    "Detection",
+    "box_to_pixels",
+    "check_size",
+    "make_detection",
+    "parse_detections",
+    "upright_size",
+]
 
 #: Gemini's boxes are normalised to 0..1000 on each axis (Google's docs, "Object detection").
 GRID = 1000
@@ -72,7 +80,8 @@ def upright_size(image: PreparedImage) -> tuple[int, int]:
     return image.original_width, image.original_height
 
 
-def _check_size(image_size: tuple[int, int]) -> tuple[int, int]:
+def check_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    """`image_size` as two positive ints, or InvalidArgumentError saying what to pass."""
     try:
         width, height = (int(v) for v in image_size)
     except (TypeError, ValueError):
@@ -97,24 +106,21 @@ def parse_detections(text: str | None, image_size: tuple[int, int]) -> list[Dete
     `image_size` is (width, height) of the image the pixels are wanted in; for a photo
     with an EXIF orientation, that is its upright size (see `upright_size`).
     """
-    size = _check_size(image_size)
+    size = check_size(image_size)
     entries, skipped = extract_entries(text)
     for reason in skipped:
         warnings.warn(reason, DetectionWarning, stacklevel=2)
-    detections = []
-    for label, box in entries:
-        ymin, xmin, ymax, xmax = (min(max(v, 0.0), float(GRID)) for v in box)
-        ordered = (min(ymin, ymax), min(xmin, xmax), max(ymin, ymax), max(xmin, xmax))
-        detections.append(
-            Detection(
-                label=label,
-                box_2d=(
-                    _round(ordered[0]),
-                    _round(ordered[1]),
-                    _round(ordered[2]),
-                    _round(ordered[3]),
-                ),
-                box_px=box_to_pixels(ordered, size),
-            )
-        )
-    return detections
+    return [make_detection(label, box, size) for label, box in entries]
+
+
+def make_detection(
+    label: str, box: tuple[float, float, float, float], size: tuple[int, int]
+) -> Detection:
+    """A `Detection` from a box as read: clamped to the grid, corners ordered, in pixels."""
+    ymin, xmin, ymax, xmax = (min(max(v, 0.0), float(GRID)) for v in box)
+    ordered = (min(ymin, ymax), min(xmin, xmax), max(ymin, ymax), max(xmin, xmax))
+    return Detection(
+        label=label,
+        box_2d=(_round(ordered[0]), _round(ordered[1]), _round(ordered[2]), _round(ordered[3])),
+        box_px=box_to_pixels(ordered, size),
+    )

@@ -17,7 +17,15 @@ from typing import Any
 
 from ..errors import DetectionParseError, DetectionWarning
 
-__all__ = ["BOX_KEY", "LABEL_KEYS", "DetectionWarning", "Entry", "extract_entries"]
+__all__ = [
+    "BOX_KEY",
+    "LABEL_KEYS",
+    "DetectionWarning",
+    "Entry",
+    "Record",
+    "extract_entries",
+    "extract_records",
+]
 
 #: The key of Gemini's boxes (Google's docs, "Object detection").
 BOX_KEY = "box_2d"
@@ -26,6 +34,9 @@ LABEL_KEYS = ("label", "name", "object")
 
 Entry = tuple[str, tuple[float, float, float, float]]
 """A label and `[ymin, xmin, ymax, xmax]` as read, not yet ordered or clamped."""
+
+Record = tuple[str, tuple[float, float, float, float], dict[str, Any]]
+"""An `Entry` and the whole object it was read from (for other keys, such as "mask")."""
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 # Enough to find the list after a few bracketed words of prose, without trying every
@@ -158,8 +169,12 @@ def _number(value: Any) -> float | None:
             value = float(value.strip())
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an int of hundreds of digits
+            return None
+        return number if math.isfinite(number) else None
     return None
 
 
@@ -186,14 +201,14 @@ def _label(item: dict[str, Any]) -> str:
     return ""
 
 
-def _entries(items: list[Any]) -> tuple[list[Entry], list[str]]:
+def _entries(items: list[Any]) -> tuple[list[Record], list[str]]:
     if items and not any(BOX_KEY in item for item in items):
         keys = sorted({str(key) for item in items for key in item})
         raise DetectionParseError(
             f"The reply lists {_entries_word(len(items))} but none has a {BOX_KEY!r} (keys found: "
             f"{', '.join(keys) or 'none'}). {_FIX}"
         )
-    entries: list[Entry] = []
+    entries: list[Record] = []
     skipped: list[str] = []
     for number, item in enumerate(items, 1):
         box = _box(item.get(BOX_KEY))
@@ -203,7 +218,7 @@ def _entries(items: list[Any]) -> tuple[list[Entry], list[str]]:
                 f"{box}; it should be [ymin, xmin, ymax, xmax] on 0..1000."
             )
             continue
-        entries.append((_label(item), box))
+        entries.append((_label(item), box, item))
     return entries, skipped
 
 
@@ -212,6 +227,12 @@ def extract_entries(text: str | None) -> tuple[list[Entry], list[str]]:
 
     Raises DetectionParseError when the reply holds no list of detections at all.
     """
+    records, skipped = extract_records(text)
+    return [(label, box) for label, box, _ in records], skipped
+
+
+def extract_records(text: str | None) -> tuple[list[Record], list[str]]:
+    """`extract_entries`, each entry with the object it was read from (its "mask", ...)."""
     if not isinstance(text, str):
         raise DetectionParseError(
             f"Expected the reply's text (a str), got {type(text).__name__}. {_FIX}"
