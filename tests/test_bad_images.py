@@ -428,7 +428,7 @@ CASES: dict[str, Case] = {
         _const(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"),
         UnsupportedImageError,
         "PDF document",
-        "Render the pages",
+        "render_pages",
     ),
     "zip": Case(_const(zip_of_png()), CorruptImageError, "ZIP archive", "Extract the image"),
     # --- damaged containers ---------------------------------------------------------

@@ -47,6 +47,7 @@ from openai_gemini_vision import (
     prepare_messages,
 )
 from openai_gemini_vision.cli import ogv
+from openai_gemini_vision.images.sniff import is_pdf, is_video
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MODEL = "gemini-2.0-flash"  # a family whose price follows the size sent
@@ -159,8 +160,30 @@ def send_and_estimate(path: Path) -> Result:
     return Result(sent, estimated, reading)
 
 
+def document_problems(request: PreparedRequest) -> list[str]:
+    """What is wrong with the pages or frames sent for a PDF or video (Pillow reads no
+    documents, so each image sent is judged on its own): each is a true image of the five."""
+    problems = []
+    if not request.images:
+        problems.append("a document sent as no image")
+    for img in request.images:
+        try:
+            label, warned = label_of(img.data)
+        except Exception as exc:  # noqa: BLE001 - an image sent must decode
+            problems.append(f"{img.source}: the bytes sent do not decode ({exc})")
+            continue
+        if img.mime_type not in SUPPORTED_MIME_TYPES or label != img.mime_type:
+            problems.append(f"{img.source}: labelled {img.mime_type}, the bytes are {label}")
+        if warned:
+            problems.append(f"{img.source}: decoding the bytes sent warns: {warned}")
+    return problems
+
+
 def image_problems(path: Path, request: PreparedRequest, reading: Reading) -> list[str]:
     """What is wrong with the image sent for `path`, judged independently of the library."""
+    head = path.read_bytes()[:1024]
+    if is_pdf(head) or is_video(head):
+        return document_problems(request)
     (img,) = request.images
     given = path.read_bytes()
     problems = []
@@ -252,9 +275,12 @@ def test_a_corpus_file_is_sent_right_or_refused_with_the_fix(path: Path) -> None
 def _kind(path: Path) -> str:
     """How the estimate says sending treats the file: as is, turned, converted, or refused."""
     try:
-        (image,) = estimate_tokens([{"role": "user", "content": [path]}], MODEL).images
+        images = estimate_tokens([{"role": "user", "content": [path]}], MODEL).images
     except GeminiVisionError as exc:
         return type(exc).__name__
+    if len(images) != 1:
+        return "document"  # a PDF's pages: one row per page in ogv tokens
+    (image,) = images
     if image.orientation != 1:
         return "turned"
     return "as is" if not image.changes else "converted"

@@ -125,9 +125,11 @@ def test_text_only_request_comes_back_equal_and_sized_like_openai() -> None:
 
 
 def test_every_non_image_part_and_message_passes_untouched() -> None:
-    """System, developer, tool, assistant tool_calls, audio and unknown parts are kept as written."""
+    """System, developer, tool, assistant tool_calls, audio and unknown parts are kept as written.
+
+    (A `file` part is a PDF, turned into pages: tests/test_expand.py.)"""
     audio = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
-    unknown = {"type": "file", "file": {"file_id": "f-1"}, "x": [1, None, 2.5]}
+    unknown = {"type": "refusal_note", "note": {"id": "f-1"}, "x": [1, None, 2.5]}
     messages: list[dict[str, Any]] = [
         {"role": "developer", "content": [{"type": "text", "text": "be brief"}]},
         {"role": "system", "content": "s"},

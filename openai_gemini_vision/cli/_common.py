@@ -26,6 +26,7 @@ from ..token_rules import BACKENDS, Backend, backend_for_base_url, backend_of
 from ._explain import cli_words, explain, one_line
 from ._options import (
     check_base_url,
+    document_options,
     max_pixels_option,
     max_retries_option,
     media_resolution_body,
@@ -51,6 +52,7 @@ __all__ = [
     "debug_option",
     "default_model",
     "detail_option",
+    "document_options",
     "explain",
     "image_argument",
     "image_arguments",
@@ -163,17 +165,31 @@ def api_options(f: F) -> F:
     return model_option(base_url_option(debug_option(f)))
 
 
-def cli_policy(detail: Detail = "auto", max_pixels: int | None = None) -> ImagePolicy:
+def cli_policy(
+    detail: Detail = "auto",
+    max_pixels: int | None = None,
+    *,
+    pages: str | None = None,
+    fps: float | None = None,
+    max_frames: int | None = None,
+) -> ImagePolicy:
     """The image policy for images named on the command line.
 
     The person typing the command chose each path and URL, so local files and
     loopback or private-network URLs are theirs to send (a library caller taking
-    message JSON from strangers keeps the safe defaults).
+    message JSON from strangers keeps the safe defaults). `pages`, `fps` and
+    `max_frames` are --pages, --fps and --max-frames, for PDFs and videos.
     """
+    given: dict[str, Any] = {
+        "max_pixels": max_pixels,
+        "pdf_pages": pages,
+        "video_fps": fps,
+        "video_max_frames": max_frames,
+    }
     policy = ImagePolicy(detail=detail, allow_local_files=True, allow_private_urls=True)
-    if max_pixels is not None:
-        policy = policy.model_copy(update={"max_pixels": max_pixels})
-    return policy
+    return policy.model_copy(
+        update={name: value for name, value in given.items() if value is not None}
+    )
 
 
 def image_argument(text: str, read_stdin: Callable[[], bytes]) -> Source:

@@ -59,6 +59,13 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         # An http(s) IMAGE in an estimate: request.estimate.
         (r"prepare_messages\(\) gives ", "ogv ask prints "),
+        # PDFs and videos: documents.pdf, documents.video. The library names both forms.
+        (r"--pages on the command line, ImagePolicy\(pdf_pages=\.\.\.\) in code", "--pages"),
+        (
+            r"--fps / --max-frames on the command line, "
+            r"ImagePolicy\(video_fps=\.\.\., video_max_frames=\.\.\.\) in code",
+            "--fps / --max-frames",
+        ),
         # Detection: detection.detect; and what --detail low saves: token_rules.
         (r"Pass structured=False to", "Pass --no-schema to"),
         (r"--model / model= ", "--model "),

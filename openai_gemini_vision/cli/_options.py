@@ -16,6 +16,7 @@ from ..policy import DEFAULT_POLICY
 
 __all__ = [
     "check_base_url",
+    "document_options",
     "max_pixels_option",
     "max_retries_option",
     "media_resolution_body",
@@ -111,3 +112,28 @@ def media_resolution_body(value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
     return {"google": {"media_resolution": f"MEDIA_RESOLUTION_{value.upper()}"}}
+
+
+def document_options(f: F) -> F:
+    """`--pages`, `--fps`, `--max-frames`: which pages of a PDF, which frames of a video."""
+    f = click.option(
+        "--max-frames",
+        type=click.IntRange(1, 3600),
+        default=None,
+        metavar="N",
+        help="Frames taken from a video at most; a longer one is sampled evenly over its "
+        "whole length. [default: 120]",
+    )(f)
+    f = click.option(
+        "--fps",
+        type=click.FloatRange(0, 30, min_open=True),
+        default=None,
+        help="Frames sampled per second of a video. [default: 1, Gemini's own rate]",
+    )(f)
+    return click.option(
+        "--pages",
+        metavar="LIST",
+        default=None,
+        help="Pages of a PDF to send, e.g. 1-3,7 or 10- (each page goes as an image after "
+        "a 'Page 3 of 12' label). [default: every page]",
+    )(f)

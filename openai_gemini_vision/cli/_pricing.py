@@ -25,12 +25,14 @@ __all__ = ["Priced", "price_each", "price_together", "report"]
 
 @dataclass
 class _Row:
-    """One IMAGE argument (or file found in a folder): how each model prices it, or why
-    it could not be priced."""
+    """One image sent (a file, or a page or frame of a PDF or video): how each model
+    prices it; or an IMAGE argument that could not be priced, and why."""
 
     label: str
     images: dict[str, ImageEstimate] = field(default_factory=dict)
     error: str | None = None
+    request: int = 0
+    """Which request the image goes in (each file its own, or all in one)."""
 
 
 @dataclass
@@ -46,24 +48,50 @@ def _message(sources: list[Source]) -> dict[str, Any]:
     return {"role": "user", "content": list(sources)}
 
 
+def _rows(by_model: dict[str, TokenEstimate], request: int) -> list[_Row]:
+    """A row per image the request sends: a file gives one, a PDF its pages, a video its
+    frames, each labelled as sending labels it ("report.pdf page 3")."""
+    first = next(iter(by_model.values()))
+    return [
+        _Row(image.source, {model: est.images[i] for model, est in by_model.items()}, None, request)
+        for i, image in enumerate(first.images)
+    ]
+
+
 def price_each(sources: list[Source], models: list[str], **options: Any) -> Priced:
-    """Each image as its own request, as ogv caption sends them; a failure is its row's."""
+    """Each file as its own request, as ogv caption sends them; a failure is its row's."""
     rows: list[_Row] = []
     estimates: list[TokenEstimate] = []
-    for source in sources:
+    for request, source in enumerate(sources):
         try:
             by_model = estimate_tokens_by_model([_message([source])], models, **options)
         except (GeminiVisionError, OSError) as exc:
-            rows.append(_Row(source.label, error=reason(exc)))
+            rows.append(_Row(source.label, error=reason(exc), request=request))
             continue
         estimates += by_model.values()
-        rows.append(_Row(source.label, {m: est.images[0] for m, est in by_model.items()}))
+        rows += _rows(by_model, request)
     return Priced(rows, estimates, each=True)
 
 
+def _culprit(exc: GeminiVisionError, sources: list[Source], kept: list[int]) -> int | None:
+    """Which of the kept sources an error is about: the part it names, if that part's
+    source is the one the error names; else the source it names (a PDF's pages and
+    frames shift the parts after them)."""
+    part = re.fullmatch(r"messages\[0\]\.content\[(\d+)\]", exc.where or "")
+    if part is not None and int(part[1]) < len(kept):
+        index = kept[int(part[1])]
+        if exc.source in (None, sources[index].label):
+            return index
+    for index in kept:
+        label = sources[index].label
+        if exc.source is not None and (exc.source == label or exc.source.startswith(label + " ")):
+            return index
+    return None
+
+
 def price_together(sources: list[Source], models: list[str], **options: Any) -> Priced:
-    """The images as one request, as ogv ask sends them. An image that cannot be sent is
-    its row's failure, and the request is priced again without it."""
+    """The files as one request, as ogv ask sends them. A file that cannot be sent is its
+    row's failure, and the request is priced again without it."""
     errors: dict[int, str] = {}
     while True:
         kept = [i for i in range(len(sources)) if i not in errors]
@@ -76,37 +104,29 @@ def price_together(sources: list[Source], models: list[str], **options: Any) -> 
                 [_message([sources[i] for i in kept])], models, **options
             )
         except GeminiVisionError as exc:
-            # An image's own error names its part; the request's (too large) names none.
-            part = re.fullmatch(r"messages\[0\]\.content\[(\d+)\]", exc.where or "")
-            if part is None or int(part[1]) >= len(kept):
+            # An image's own error names it; the request's (too large) names none.
+            culprit = _culprit(exc, sources, kept)
+            if culprit is None:
                 raise
-            errors[kept[int(part[1])]] = reason(exc)
+            errors[culprit] = reason(exc)
             continue
-        at = {index: position for position, index in enumerate(kept)}
-        rows = [
-            _Row(source.label, error=errors[i])
-            if i in errors
-            else _Row(source.label, {m: est.images[at[i]] for m, est in by_model.items()})
-            for i, source in enumerate(sources)
-        ]
-        return Priced(rows, list(by_model.values()), each=False)
+        failed = [_Row(sources[i].label, error=text) for i, text in sorted(errors.items())]
+        return Priced(_rows(by_model, 0) + failed, list(by_model.values()), each=False)
 
 
 def _detail_low(priced: Priced, model: str, billed_at: Backend, resolution: Any) -> int:
     """Image tokens --detail low would bill for the same images: their sizes fitted to
     384 px, priced by the same rules, per request as priced (pixels need no decoding to
     be counted)."""
-    sizes = [
-        fit_within(*image.size, LOW_DETAIL_MAX_SIDE) if image.size else None
-        for row in priced.rows
-        if model in row.images
-        for image in [row.images[model]]
-    ]
-    requests = [[size] for size in sizes] if priced.each else [sizes]
+    requests: dict[int, list[tuple[int, int] | None]] = {}
+    for row in priced.rows:
+        image = row.images.get(model)
+        if image is not None:
+            size = fit_within(*image.size, LOW_DETAIL_MAX_SIDE) if image.size else None
+            requests.setdefault(row.request, []).append(size)
     return sum(
-        price_request(request, model, backend=billed_at, media_resolution=resolution).total
-        for request in requests
-        if request
+        price_request(sizes, model, backend=billed_at, media_resolution=resolution).total
+        for sizes in requests.values()
     )
 
 

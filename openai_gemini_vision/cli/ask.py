@@ -20,6 +20,7 @@ from ._common import (
     cli_backend,
     cli_policy,
     detail_option,
+    document_options,
     image_argument,
     make_client,
     max_pixels_option,
@@ -120,6 +121,7 @@ or refused key included), 130 Ctrl-C."""
 )
 @media_resolution_option
 @max_pixels_option
+@document_options
 @max_retries_option
 @backend_option
 @api_options
@@ -136,6 +138,9 @@ def ask(
     backend: str | None,
     max_retries: int,
     max_pixels: int | None,
+    pages: str | None,
+    fps: float | None,
+    max_frames: int | None,
     media_resolution: str | None,
 ) -> None:
     """Ask Gemini about IMAGE files, http(s) or data: URLs, or - (image bytes on stdin).
@@ -164,7 +169,7 @@ def ask(
     messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
     if system:
         messages.insert(0, {"role": "system", "content": system})
-    policy = cli_policy(detail, max_pixels)
+    policy = cli_policy(detail, max_pixels, pages=pages, fps=fps, max_frames=max_frames)
     prepared = prepare_messages(
         messages,
         model=model,

@@ -31,6 +31,7 @@ from ._common import (
     debug_option,
     default_model,
     detail_option,
+    document_options,
     image_arguments,
     max_pixels_option,
     passed_over_lines,
@@ -210,6 +211,7 @@ def _compare(path: Path, as_json: bool) -> None:
     "each). [default: --each when IMAGE names a folder or glob, else --together]",
 )
 @max_pixels_option
+@document_options
 @backend_option
 @click.option(
     "--compare",
@@ -237,6 +239,9 @@ def tokens(
     media_resolution: str | None,
     each: bool | None,
     max_pixels: int | None,
+    pages: str | None,
+    fps: float | None,
+    max_frames: int | None,
     backend: str | None,
     compare: Path | None,
     as_json: bool,
@@ -290,7 +295,7 @@ def tokens(
     priced = price(
         found.sources,
         names,
-        policy=cli_policy(detail, max_pixels),
+        policy=cli_policy(detail, max_pixels, pages=pages, fps=fps, max_frames=max_frames),
         media_resolution=resolution,
         backend=billed_at,
     )

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from ..images.sniff import is_pdf, is_video
 from .pdf import (
     PDF_MIME,
     Page,
-    is_pdf,
     page_sizes,
     parse_pages,
     pdf_from_file_part,
     render_pages,
 )
 from .sizing import FamilyCost, PageSize, family_cost, frame_side, page_size
-from .video import Frame, FramePlan, frame_plan, is_video, sample_frames, timestamp
+from .video import Frame, FramePlan, frame_plan, sample_frames, timestamp
 
 __all__ = [
     "PDF_MIME",

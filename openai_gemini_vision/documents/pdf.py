@@ -32,6 +32,7 @@ from ..errors import (
     UnsupportedDocumentError,
 )
 from ..images.prepared import PreparedImage, data_url
+from ..images.sniff import is_pdf
 from ..policy import DEFAULT_POLICY, ImagePolicy
 from ._extra import require
 from .sizing import PageSize, family_cost, page_size
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PDF_MIME",
     "Page",
-    "is_pdf",
     "page_sizes",
     "parse_pages",
     "pdf_from_file_part",
@@ -58,7 +58,6 @@ _PDFIUM = threading.Lock()
 
 #: Readers accept a header anywhere in the first 1,024 bytes (ISO 32000-1, Annex H.3,
 #: note 13 of implementation limits; qpdf and PDFium do the same).
-_HEADER_WINDOW = 1024
 # A grey page keeps 16 levels of grey: anti-aliased text looks the same, and a 4-bit PNG
 # of a dense letter page is ~40 kB where an 8-bit one is ~370 kB (bench/bench_documents.py).
 _GREY_LEVELS = 16
@@ -71,11 +70,6 @@ _PAGES_FIX = "--pages on the command line, ImagePolicy(pdf_pages=...) in code"
 _NO_PAGES = re.compile(rb"/Type\s*/Pages\b[^>]*/Count\s+0\b|/Count\s+0\b[^>]*/Type\s*/Pages\b")
 _A_PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?\s*)?$")
-
-
-def is_pdf(data: bytes | bytearray | memoryview) -> bool:
-    """Whether `data` starts like a PDF (`%PDF-` within its first 1,024 bytes)."""
-    return b"%PDF-" in bytes(data[:_HEADER_WINDOW])
 
 
 @dataclass(frozen=True)

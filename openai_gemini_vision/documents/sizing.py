@@ -5,16 +5,17 @@ what Gemini really bills", measured from real bills): Gemini 2.5 on the Gemini A
 258 tokens per image whatever its size; Gemini 3 maps an image onto a grid of at most
 1,120 tokens that depends on its aspect ratio alone; Gemini 1.5, 2.0 and 2.5 on Vertex AI
 bill by tiles, so a page drawn a little smaller can cost a tile row less. `family_cost`
-holds those rules in one place; once the token-rules module prices them itself, its body
-becomes a call to `estimate_image_tokens(width, height, model, backend=backend)`.
+asks the token rules themselves (`token_rules.price_request`), so a page is sized by the
+rules that price it.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..token_rules import price_request, resolve_model, size_affects_tokens
 
 __all__ = [
     "MAX_SIDE",
@@ -49,10 +50,6 @@ VIDEO_SIDE = 768
 #: bills for a frame of its own video sampling (258 tokens a frame at 1 frame a second).
 VIDEO_SIDE_TILED = 384
 
-_TILE_TOKENS = 258
-_GRID_BUDGET = 1120  # Gemini 3's HIGH media resolution, its default
-_VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
-
 
 @dataclass(frozen=True)
 class FamilyCost:
@@ -66,63 +63,18 @@ class FamilyCost:
     """Tokens for one image of (width, height) pixels as sent."""
 
 
-def _tiles(width: int, height: int) -> int:
-    # Gemini 1.5's rule (GEMINI_FACTS.md): both sides <= 384: one tile; else square tiles of
-    # side min(w, h) / 1.5 clamped to [256, 768].
-    if width <= 384 and height <= 384:
-        return 1
-    side = min(768.0, max(256.0, min(width, height) / 1.5))
-    return math.ceil(width / side) * math.ceil(height / side)
-
-
-def _tiled(width: int, height: int) -> int:
-    return _TILE_TOKENS * _tiles(width, height)
-
-
-def _tiled_with_overview(width: int, height: int) -> int:
-    # Gemini 2.0 (and 2.5 on Vertex AI), one image in the request: one more tile, a view of
-    # the whole image, once it is larger than 384 px (fits 8 recorded bills exactly).
-    tiles = _tiles(width, height)
-    return _TILE_TOKENS * (tiles if tiles == 1 else tiles + 1)
-
-
-def _per_image(width: int, height: int) -> int:
-    return _TILE_TOKENS
-
-
-def _grid(width: int, height: int) -> int:
-    ratio = width / height
-    return math.floor(math.sqrt(_GRID_BUDGET * ratio)) * math.floor(math.sqrt(_GRID_BUDGET / ratio))
-
-
-def _version(model: str | None) -> tuple[int, int] | None:
-    if not model:
-        return None
-    name = model.strip().lower().rsplit("/", 1)[-1]
-    match = _VERSION.match(name)
-    if match is None:
-        return None
-    return int(match[1]), int(match[2] or 0)
-
-
 def family_cost(model: str | None, backend: str | None = None) -> FamilyCost:
-    """The family `model` belongs to and its image bill, from the measured rules.
+    """The family `model` belongs to and what it bills for one page alone, by the same
+    rules the estimates use (`token_rules`): an unknown or missing name gets the newest
+    family, as estimates do; `backend` is "gemini-api" (the default) or "vertex-ai"."""
+    name = model or "gemini-3-flash-preview"
+    family = resolve_model(name, backend).family
+    billing = "by tiles" if size_affects_tokens(name, backend) else "per image or aspect ratio"
 
-    An unknown or missing model name gets the newest family (Gemini 3), as the token
-    estimates do; `backend` is "gemini-api" (the default) or "vertex-ai".
-    """
-    vertex = (backend or "gemini-api") == "vertex-ai"
-    version = _version(model)
-    if version is None or version[0] >= 3:
-        return FamilyCost("Gemini 3", "per aspect ratio", _grid)
-    if version == (1, 0):
-        return FamilyCost("Gemini 1.0", "per image", _per_image)
-    if version[0] == 1:
-        return FamilyCost("Gemini 1.5", "by tiles", _tiled)
-    if version[1] >= 5 and not vertex:
-        return FamilyCost("Gemini 2.5 (Gemini API)", "per image", _per_image)
-    name = "Gemini 2.5 (Vertex AI)" if version[1] >= 5 else "Gemini 2.0"
-    return FamilyCost(name, "by tiles", _tiled_with_overview)
+    def tokens(width: int, height: int) -> int:
+        return price_request([(width, height)], name, backend=backend).total
+
+    return FamilyCost(family, billing, tokens)
 
 
 @dataclass(frozen=True)
@@ -179,14 +131,14 @@ def page_size(
         )
     elif cost.billing == "by tiles":
         reason = (
-            f"rendered at {chosen:.0f} DPI: {tokens:,} tokens, the fewest {cost.family} bills "
-            f"for this page at {MIN_DPI:.0f} DPI or more (legible body text)"
+            f"rendered at {chosen:.0f} DPI: {tokens:,} tokens alone in a request, the fewest "
+            f"{cost.family} bills for this page at {MIN_DPI:.0f} DPI or more (legible body "
+            "text)"
         )
     else:
         reason = (
-            f"rendered at {chosen:.0f} DPI: {cost.family} bills {cost.billing} "
-            f"({tokens:,} tokens) whatever the size, so the page is drawn just large "
-            "enough for 10-pt text"
+            f"rendered at {chosen:.0f} DPI: {cost.family} bills a page ({tokens:,} tokens) "
+            "whatever its size, so it is drawn just large enough for 10-pt text"
         )
     return PageSize(w, h, chosen, tokens, reason)
 

@@ -35,7 +35,7 @@ from ..policy import DEFAULT_POLICY, ImagePolicy
 from ._extra import require
 from .sizing import family_cost, frame_side
 
-__all__ = ["Frame", "FramePlan", "frame_plan", "is_video", "sample_frames", "timestamp"]
+__all__ = ["Frame", "FramePlan", "frame_plan", "sample_frames", "timestamp"]
 
 # Frames are photographs already compressed once: quality 85 keeps them clean at ~60 kB
 # for 768 px (bench/bench_documents.py).
@@ -43,31 +43,6 @@ _JPEG_QUALITY = 85
 _FRAMES_FIX = "--fps / --max-frames on the command line, ImagePolicy(video_fps=..., video_max_frames=...) in code"
 _CONVERT = "convert it to H.264 MP4 first (ffmpeg -i in.mkv -c:v libx264 out.mp4) and send that"
 
-# ISO base media brands that are still images (HEIF, AVIF), not video.
-_IMAGE_BRANDS = frozenset(
-    {
-        b"heic",
-        b"heix",
-        b"heim",
-        b"heis",
-        b"hevc",
-        b"hevx",
-        b"mif1",
-        b"msf1",
-        b"mif2",
-        b"avif",
-        b"avis",
-    }
-)
-# A QuickTime file may start with its movie box and no ftyp at all.
-_QUICKTIME_BOXES = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
-_SIGNATURES = (
-    b"\x1a\x45\xdf\xa3",  # Matroska, WebM
-    b"\x00\x00\x01\xba",  # MPEG program stream
-    b"FLV\x01",
-    b"OggS",
-    b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF (WMV)
-)
 _TRANSPOSE = {
     90: Image.Transpose.ROTATE_90,  # the display matrix turns the picture counter-clockwise
     -90: Image.Transpose.ROTATE_270,
@@ -75,19 +50,6 @@ _TRANSPOSE = {
     180: Image.Transpose.ROTATE_180,
     -180: Image.Transpose.ROTATE_180,
 }
-
-
-def is_video(data: bytes | bytearray | memoryview) -> bool:
-    """Whether `data` starts like a video container (MP4/MOV, WebM/MKV, AVI, MPEG, FLV, ASF, Ogg)."""
-    head = bytes(data[:376])
-    if head[4:8] == b"ftyp":
-        return head[8:12] not in _IMAGE_BRANDS
-    return (
-        head[4:8] in _QUICKTIME_BOXES
-        or head.startswith(_SIGNATURES)
-        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
-        or (len(head) > 188 and head[0] == head[188] == 0x47)  # MPEG-TS: a sync byte per 188
-    )
 
 
 def timestamp(seconds: float) -> str:

@@ -25,7 +25,7 @@ from ..errors import CorruptImageError, ImageError, UnsupportedImageError
 from .blob import Blob
 from .probe import ImageInfo
 
-__all__ = ["check_complete", "not_an_image", "vector_error"]
+__all__ = ["check_complete", "is_pdf", "is_video", "not_an_image", "vector_error"]
 
 _FIVE = "PNG, JPEG, WebP, HEIC or HEIF"
 
@@ -52,6 +52,53 @@ _FRAME_STARTS = frozenset({b"fcTL", b"fdAT"})
 
 # How many leading bytes to look at when naming a non-image payload.
 _SNIFF_BYTES = 1024
+
+
+# How far into the input a PDF's "%PDF-" may sit (the PDF spec lets junk precede it).
+_PDF_WINDOW = 1024
+# ISO base media brands that are still images (HEIF, AVIF), not video.
+_IMAGE_BRANDS = frozenset(
+    {
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"hevc",
+        b"hevx",
+        b"mif1",
+        b"msf1",
+        b"mif2",
+        b"avif",
+        b"avis",
+    }
+)
+# A QuickTime file may start with its movie box and no ftyp at all.
+_QUICKTIME_BOXES = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_SIGNATURES = (
+    b"\x1a\x45\xdf\xa3",  # Matroska, WebM
+    b"\x00\x00\x01\xba",  # MPEG program stream
+    b"FLV\x01",
+    b"OggS",
+    b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF (WMV)
+)
+
+
+def is_pdf(data: bytes | bytearray | memoryview) -> bool:
+    """Whether `data` starts like a PDF (`%PDF-` within its first 1,024 bytes)."""
+    return b"%PDF-" in bytes(data[:_PDF_WINDOW])
+
+
+def is_video(data: bytes | bytearray | memoryview) -> bool:
+    """Whether `data` starts like a video container (MP4/MOV, WebM/MKV, AVI, MPEG, FLV, ASF, Ogg)."""
+    head = bytes(data[:376])
+    if head[4:8] == b"ftyp":
+        return head[8:12] not in _IMAGE_BRANDS
+    return (
+        head[4:8] in _QUICKTIME_BOXES
+        or head.startswith(_SIGNATURES)
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+        or (len(head) > 188 and head[0] == head[188] == 0x47)  # MPEG-TS: a sync byte per 188
+    )
 
 
 def _text_head(data: bytes) -> str:
@@ -100,10 +147,19 @@ def not_an_image(data: bytes, size: int | None = None) -> ImageError | None:
             f"The input is an SVG drawing, which Gemini does not take. Rasterize it "
             f"first (for example with cairosvg.svg2png) and pass the {_FIVE} bytes."
         )
-    if data.startswith(b"%PDF-"):
+    if is_pdf(data):
         return UnsupportedImageError(
-            f"The input is a PDF document, not an image. Render the pages you need "
-            f"to images first (for example with pypdfium2) and pass those as {_FIVE}."
+            "The input is a PDF document, not an image. Put it in a message's content list "
+            "(prepare_messages and the clients send each page as an image; ogv ask takes "
+            "it with --pages), or render pages with openai_gemini_vision.documents."
+            "render_pages."
+        )
+    if is_video(data):
+        return UnsupportedImageError(
+            "The input is a video, not an image. Put it in a message's content list "
+            "(prepare_messages and the clients send frames sampled from it; ogv ask takes "
+            "it with --fps and --max-frames), or sample frames with "
+            "openai_gemini_vision.documents.sample_frames."
         )
     if head.startswith(("<!doctype html", "<html", "<head", "<body")):
         return CorruptImageError(

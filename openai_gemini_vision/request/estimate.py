@@ -227,10 +227,18 @@ def price(
 
 
 def _planned(
-    messages: Iterable[Any], policy: ImagePolicy, extra_bytes: int
+    messages: Iterable[Any],
+    policy: ImagePolicy,
+    extra_bytes: int,
+    model: str | None,
+    backend: str | None,
 ) -> tuple[list[dict[str, Any]], list[Entry]]:
-    """The request planned as sending plans it, images that go as they are left unread."""
-    plan = plan_request(messages, policy)
+    """The request planned as sending plans it, images that go as they are left unread.
+
+    Documents and videos become pages and frames sized for `model` on `backend`, as
+    sending sizes them.
+    """
+    plan = plan_request(messages, policy, model=model, backend=backend)
     loader = Loader(policy, None, lazy=True)
     try:
         for slot in plan.slots:
@@ -283,7 +291,9 @@ def estimate_tokens_by_model(
     """`estimate_tokens` for several models at once: the request is planned once."""
     policy = policy or DEFAULT_POLICY
     resolution = media_resolution_of(media_resolution)
-    copied, entries = _planned(messages, policy, extra_bytes)
+    names = list(dict.fromkeys(models))
+    # Pages are rendered for the first model's family; the others price the same pages.
+    copied, entries = _planned(messages, policy, extra_bytes, names[0] if names else None, backend)
     return {
         model: price(
             copied,
@@ -293,7 +303,7 @@ def estimate_tokens_by_model(
             media_resolution=resolution,
             backend=backend,
         )
-        for model in dict.fromkeys(models)
+        for model in names
     }
 
 

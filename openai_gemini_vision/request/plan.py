@@ -30,6 +30,7 @@ from ..images.prepared import PreparedImage, encoded_length
 from ..images.probe import ImageInfo
 from ..images.source import Source
 from ..policy import Detail, ImagePolicy
+from .expand import expand_documents
 from .messages import ImageSlot, copy_messages, image_slots, located
 
 __all__ = [
@@ -60,10 +61,20 @@ class RequestPlan:
     messages: list[dict[str, Any]]
     slots: list[ImageSlot]
     urls: list[str]
+    pages: list[PreparedImage] = field(default_factory=list)
+    """The pages and frames documents and videos became, kept alive while planned."""
 
 
-def plan_request(messages: Iterable[Any], policy: ImagePolicy) -> RequestPlan:
-    """Copy the messages, turn bare strings in content lists into text parts, find images."""
+def plan_request(
+    messages: Iterable[Any],
+    policy: ImagePolicy,
+    *,
+    model: str | None = None,
+    backend: str | None = None,
+) -> RequestPlan:
+    """Copy the messages, turn bare strings in content lists into text parts, replace
+    documents and videos by their pages and frames (sized for `model` on `backend`), and
+    find the images."""
     copied = copy_messages(messages)
     for message in copied:
         content = message.get("content")
@@ -72,6 +83,7 @@ def plan_request(messages: Iterable[Any], policy: ImagePolicy) -> RequestPlan:
             for index, part in enumerate(content):
                 if isinstance(part, str):
                     content[index] = {"type": "text", "text": part}
+    pages = expand_documents(copied, policy, model=model, backend=backend)
     slots = list(image_slots(copied))
     if len(slots) > policy.max_images:
         raise _too_many(len(slots), policy)
@@ -82,7 +94,7 @@ def plan_request(messages: Iterable[Any], policy: ImagePolicy) -> RequestPlan:
                 urls[slot.source.value] = None
         except GeminiVisionError:
             continue  # an unusable url: the loader raises it, located, in message order
-    return RequestPlan(copied, slots, list(urls))
+    return RequestPlan(copied, slots, list(urls), pages)
 
 
 def _too_many(count: int, policy: ImagePolicy) -> TooManyImagesError:

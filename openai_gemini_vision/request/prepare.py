@@ -60,6 +60,12 @@ def is_prepared(messages: Any) -> bool:
     """
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return False
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "file" for part in content
+        ):
+            return False  # a PDF file part is still to be turned into pages
     return all(prepared_image_of(slot.value) is not None for slot in image_slots(messages))
 
 
@@ -131,7 +137,7 @@ def prepare_messages(
     """
     policy = policy or DEFAULT_POLICY
     pricing = _Pricing(model, backend, media_resolution)
-    plan = plan_request(messages, policy)
+    plan = plan_request(messages, policy, model=model, backend=backend)
     fetched = fetch.fetch_many(plan.urls, policy) if plan.urls else {}
     return _build(plan, fetched, policy, pricing, extra_bytes)
 
@@ -148,7 +154,10 @@ async def aprepare_messages(
     """Async `prepare_messages`: URLs fetched concurrently, image work in a worker thread."""
     policy = policy or DEFAULT_POLICY
     pricing = _Pricing(model, backend, media_resolution)
-    plan = plan_request(messages, policy)
+    # Rendering a PDF or sampling a video takes seconds: off the event loop, as image work is.
+    plan = await anyio.to_thread.run_sync(
+        functools.partial(plan_request, messages, policy, model=model, backend=backend)
+    )
     if not plan.slots:
         return _build(plan, {}, policy, pricing, extra_bytes)
     fetched = await fetch.afetch_many(plan.urls, policy) if plan.urls else {}
