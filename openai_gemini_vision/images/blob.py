@@ -28,6 +28,7 @@ __all__ = [
     "DataURLBlob",
     "FileBlob",
     "MemoryBlob",
+    "data_url_header",
     "parse_data_url",
     "read_file",
     "split_data_url",
@@ -189,24 +190,33 @@ class FileBlob(Blob):
         self.close()
 
 
-def split_data_url(url: str) -> tuple[str | None, bool, str]:
-    """(declared MIME type or None, whether it is base64, payload) of a `data:` URL.
+def data_url_header(url: str) -> tuple[str | None, bool, int]:
+    """(declared MIME type or None, whether it is base64, where the payload starts).
 
-    Raises CorruptImageError for a string that is no data: URL or has no payload.
+    Reads only the header: a data URL can hold megabytes, and slicing it copies them.
     """
     if url[:5].lower() != "data:":
         raise CorruptImageError(
             f"{url[:30]!r}... is not a data: URL. Write data:<mime>;base64,<payload>."
         )
-    header, comma, payload = url[5:].partition(",")
-    if not comma:
+    comma = url.find(",", 5)
+    if comma < 0:
         raise CorruptImageError(
             "The data: URL has no comma between its header and its payload. Write "
             "data:image/png;base64,<payload>."
         )
-    params = [p.strip() for p in header.split(";")]
+    params = [p.strip() for p in url[5:comma].split(";")]
     base64 = "base64" in (p.lower() for p in params[1:])
-    return params[0].lower() or None, base64, payload
+    return params[0].lower() or None, base64, comma + 1
+
+
+def split_data_url(url: str) -> tuple[str | None, bool, str]:
+    """(declared MIME type or None, whether it is base64, payload) of a `data:` URL.
+
+    Raises CorruptImageError for a string that is no data: URL or has no payload.
+    """
+    mime, base64, start = data_url_header(url)
+    return mime, base64, url[start:]
 
 
 def _decode_base64(payload: str) -> bytes:
@@ -253,17 +263,19 @@ class DataURLBlob(Blob):
     """
 
     def __init__(self, url: str) -> None:
-        self.declared_mime, base64, self._payload = split_data_url(url)
+        self.declared_mime, base64, self._start = data_url_header(url)
+        self._url = url  # the payload is url[self._start:], sliced only where read
         self._data: bytes | None = None
         if not base64:
-            self._data = unquote_to_bytes(self._payload)
+            self._data = unquote_to_bytes(url[self._start :])
             self.size = len(self._data)
             return
-        padding = len(self._payload) - len(self._payload.rstrip("="))
+        length = len(url) - self._start
+        padding = (url[-1:] == "=") + (url[-2:-1] == "=") if length >= 2 else 0
         # Counted from the length: whitespace inside the payload makes it a few bytes
         # high until the payload is decoded (`exact_size`).
-        self.size = max(0, 3 * len(self._payload) // 4 - min(padding, 2))
-        self._ranged = len(self._payload) % 4 == 0
+        self.size = max(0, 3 * length // 4 - padding)
+        self._ranged = length % 4 == 0
 
     def _strict(self, piece: str) -> bytes | None:
         try:
@@ -273,7 +285,7 @@ class DataURLBlob(Blob):
 
     def head(self, length: int = HEAD_BYTES) -> bytes:
         if self._data is None and self._ranged and length < self.size:
-            decoded = self._strict(self._payload[: 4 * math.ceil(length / 3)])
+            decoded = self._strict(self._url[self._start : self._start + 4 * math.ceil(length / 3)])
             if decoded is not None:
                 return decoded[:length]
         return self.all()[:length]
@@ -282,7 +294,8 @@ class DataURLBlob(Blob):
         if length <= 0:
             return b""
         if self._data is None and self._ranged and length < self.size:
-            decoded = self._strict(self._payload[-4 * math.ceil((length + 2) / 3) :])
+            first = max(self._start, len(self._url) - 4 * math.ceil((length + 2) / 3))
+            decoded = self._strict(self._url[first:])
             if decoded is not None:
                 return decoded[-length:]
         return self.all()[-length:]
@@ -292,7 +305,7 @@ class DataURLBlob(Blob):
 
     def all(self) -> bytes:
         if self._data is None:
-            self._data = _decode_base64(self._payload)
+            self._data = _decode_base64(self._url[self._start :])
             self.size = len(self._data)
         return self._data
 

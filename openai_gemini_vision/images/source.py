@@ -25,7 +25,15 @@ from .. import fetch
 from ..errors import BlockedURLError, ImageError
 from ..fetch import public_url
 from ..policy import ImagePolicy
-from .blob import Blob, DataURLBlob, FileBlob, MemoryBlob, parse_data_url, read_file, split_data_url
+from .blob import (
+    Blob,
+    DataURLBlob,
+    FileBlob,
+    MemoryBlob,
+    data_url_header,
+    parse_data_url,
+    read_file,
+)
 from .prepared import prepared_image_of
 
 __all__ = [
@@ -178,7 +186,7 @@ class Source:
     @cached_property
     def declared_mime(self) -> str | None:
         """The MIME type a data: URL declares (None for other sources or none declared)."""
-        return split_data_url(self.value)[0] if self.kind == "data" else None
+        return data_url_header(self.value)[0] if self.kind == "data" else None
 
     def local_path(self, policy: ImagePolicy) -> str:
         """The file a path or file:// URL names, if the policy lets it be read.
