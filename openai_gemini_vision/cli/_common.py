@@ -54,6 +54,7 @@ __all__ = [
     "detail_option",
     "document_options",
     "explain",
+    "failed_lines",
     "image_argument",
     "image_arguments",
     "main",
@@ -265,6 +266,17 @@ def passed_over_lines(paths: list[str], listed: int = 20) -> list[str]:
     lines += [f"  {path}" for path in paths[:listed]]
     if len(paths) > listed:
         lines.append(f"  ... and {len(paths) - listed:,} more.")
+    return lines
+
+
+def failed_lines(heading: str, failed: dict[str, str], out: Path, listed: int = 20) -> list[str]:
+    """`heading`, then the first `listed` failed files with their errors in the CLI's words."""
+    if not failed:
+        return []
+    rows = list(failed.items())
+    lines = [heading] + [f"  {path}: {cli_words(error)}" for path, error in rows[:listed]]
+    if len(rows) > listed:
+        lines.append(f"  ... and {len(rows) - listed:,} more (see {out}).")
     return lines
 
 

@@ -29,12 +29,12 @@ from ._common import (
     base_url_option,
     cli_policy,
     debug_option,
+    failed_lines,
     make_client,
 )
 
 __all__ = ["batch", "caption_batch"]
 
-_LISTED_FAILURES = 20
 _MB = 1_000_000
 
 
@@ -108,13 +108,8 @@ def _summary(run: BatchRun, progress: BatchProgress, seconds: float) -> list[str
         f"now, {len(progress.failed):,} failed, {counts.already:,} already in {run.out}, "
         f"{counts.reused + counts.copies:,} identical to another."
     ]
-    if progress.failed:
-        lines.append("Failed (send them again with --retry-failed, or online without --batch):")
-        listed = list(progress.failed.items())
-        lines += [f"  {path}: {error}" for path, error in listed[:_LISTED_FAILURES]]
-        if len(listed) > _LISTED_FAILURES:
-            lines.append(f"  ... and {len(listed) - _LISTED_FAILURES:,} more (see {run.out}).")
-    return lines
+    heading = "Failed (send them again with --retry-failed, or online without --batch):"
+    return lines + failed_lines(heading, progress.failed, run.out)
 
 
 class _Display:

@@ -27,8 +27,8 @@ from ._common import (
     check_output,
     cli_backend,
     cli_policy,
-    cli_words,
     detail_option,
+    failed_lines,
     make_async_client,
     max_pixels_option,
     passed_over_lines,
@@ -39,7 +39,6 @@ from .batch import caption_batch
 __all__ = ["caption"]
 
 # How many failed images the summary lists by name before it says "and N more".
-_LISTED_FAILURES = 20
 
 
 def _summary_lines(summary: CaptionSummary, out: Path, passed_over: list[str]) -> list[str]:
@@ -64,12 +63,7 @@ def _summary_lines(summary: CaptionSummary, out: Path, passed_over: list[str]) -
             f"Rate limit: {summary.throttled:,} answers were 429 and retried; "
             f"concurrency went down to {summary.lowest_concurrency}."
         )
-    if summary.failed:
-        lines.append("Failed (rerun the same command to retry them):")
-        listed = list(summary.failed.items())
-        lines += [f"  {path}: {cli_words(error)}" for path, error in listed[:_LISTED_FAILURES]]
-        if len(listed) > _LISTED_FAILURES:
-            lines.append(f"  ... and {len(listed) - _LISTED_FAILURES:,} more (see {out}).")
+    lines += failed_lines("Failed (rerun the same command to retry them):", summary.failed, out)
     if summary.interrupted:
         lines.append("Stopped by Ctrl-C; rerun the same command to finish the rest.")
     return lines

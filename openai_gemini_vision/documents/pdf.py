@@ -31,10 +31,10 @@ from ..errors import (
     TooManyImagesError,
     UnsupportedDocumentError,
 )
-from ..images.prepared import PreparedImage, data_url
 from ..images.sniff import is_pdf
 from ..policy import DEFAULT_POLICY, ImagePolicy
 from ._extra import require
+from .rendered import Rendered
 from .sizing import PageSize, family_cost, page_size
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?\s*)?$")
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Rendered):
     """One rendered page: its number, the image bytes as sent, and how its size was chosen."""
 
     number: int
@@ -103,30 +103,8 @@ class Page:
         """What was done, for `PreparedImage.changes`."""
         return (f"page {self.number} of {self.count} of {self.source} {self.sizing}", self.encoding)
 
-    def image(self) -> Image.Image:
-        """The page as a PIL image (decoded from `data` on each call)."""
-        return Image.open(io.BytesIO(self.data))
-
-    def prepared(self) -> PreparedImage:
-        """The page as a `PreparedImage`, ready for a request."""
-        return PreparedImage(
-            mime_type=self.mime_type,
-            width=self.width,
-            height=self.height,
-            original_width=self.width,
-            original_height=self.height,
-            original_format="PDF",
-            data=self.data,
-            changes=self.changes,
-            source=f"{self.source} page {self.number}",
-        )
-
-    def parts(self) -> list[dict[str, Any]]:
-        """The label's text part, then the page's `image_url` part."""
-        return [
-            {"type": "text", "text": self.label},
-            {"type": "image_url", "image_url": {"url": data_url(self.mime_type, self.data)}},
-        ]
+    def _origin(self) -> tuple[str, tuple[str, ...], str]:
+        return "PDF", self.changes, f"{self.source} page {self.number}"
 
 
 def parse_pages(spec: str | Sequence[int] | None, count: int, *, source: str = "PDF") -> list[int]:

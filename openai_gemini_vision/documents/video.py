@@ -30,9 +30,9 @@ from ..errors import (
     RequestTooLargeError,
     UnsupportedDocumentError,
 )
-from ..images.prepared import PreparedImage, data_url
 from ..policy import DEFAULT_POLICY, ImagePolicy
 from ._extra import require
+from .rendered import Rendered
 from .sizing import family_cost, frame_side
 
 __all__ = ["Frame", "FramePlan", "frame_plan", "sample_frames", "timestamp"]
@@ -62,7 +62,7 @@ def timestamp(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
-class Frame:
+class Frame(Rendered):
     """One sampled frame: when it shows, and the JPEG bytes as sent."""
 
     time: float
@@ -80,30 +80,8 @@ class Frame:
         """The text part sent before the frame: its timestamp, "00:01:05"."""
         return timestamp(self.time)
 
-    def image(self) -> Image.Image:
-        """The frame as a PIL image (decoded from `data` on each call)."""
-        return Image.open(io.BytesIO(self.data))
-
-    def prepared(self) -> PreparedImage:
-        """The frame as a `PreparedImage`, ready for a request."""
-        return PreparedImage(
-            mime_type=self.mime_type,
-            width=self.width,
-            height=self.height,
-            original_width=self.width,
-            original_height=self.height,
-            original_format="video",
-            data=self.data,
-            changes=(self.note,),
-            source=f"{self.source} at {self.label}",
-        )
-
-    def parts(self) -> list[dict[str, Any]]:
-        """The timestamp's text part, then the frame's `image_url` part."""
-        return [
-            {"type": "text", "text": self.label},
-            {"type": "image_url", "image_url": {"url": data_url(self.mime_type, self.data)}},
-        ]
+    def _origin(self) -> tuple[str, tuple[str, ...], str]:
+        return "video", (self.note,), f"{self.source} at {self.label}"
 
 
 @dataclass(frozen=True)
