@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -11,13 +10,12 @@ from hypothesis import settings
 from openai_gemini_vision import testing
 from openai_gemini_vision.testing import pytest_recording_configure as pytest_recording_configure
 
+from .paths import CASSETTES
+
 # Properties are judged by what they find, never by how long an example took: a busy
 # 2-core CI machine would otherwise fail them on Hypothesis's 200 ms deadline.
 settings.register_profile("ogv", deadline=None)
 settings.load_profile("ogv")
-
-#: Cassettes live at the top level, cassettes/<test module>/<test name>.yaml.
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 
 # Read before `_no_ambient_keys` clears the environment: only a re-recording run
 # (`GEMINI_API_KEY=... pytest --record-mode=rewrite`) sends it, and only to Gemini.

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from fakegemini import FakeGemini
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from openai_gemini_vision.serve import ServeConfig, create_app
 from openai_gemini_vision.serve.app import Gateway
+
+from .fakegemini import FakeGemini
 
 __all__ = ["GATEWAY_KEY", "UPSTREAM_KEY", "Running", "config_for", "running"]
 

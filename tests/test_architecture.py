@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .paths import ROOT
+
 PACKAGE = ROOT / "openai_gemini_vision"
 NAME = PACKAGE.name
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakebatch import FakeBatchGemini
-from imaging import encode, photo
 
 from openai_gemini_vision.batch import load_state, work_dir
 from openai_gemini_vision.batch.state import PAUSE_VARIABLE
 from openai_gemini_vision.cli import ogv
+
+from .fakebatch import FakeBatchGemini
+from .imaging import encode, photo
 
 KEY = "test-key-kill"
 # Each request of these images is estimated at about 260 tokens: three fit under 800, so

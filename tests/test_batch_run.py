@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from fakebatch import FakeBatchGemini
-from fakegemini import FakeGemini, images_in
-from imaging import encode, photo
 
 import openai_gemini_vision as ogv_lib
 from openai_gemini_vision.batch import BatchRun, FilesAPI, load_state, state_path, work_dir
 from openai_gemini_vision.cli import ogv
+
+from .fakebatch import FakeBatchGemini
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, photo
 
 # The `batch` command shadows its module's name on the package.
 cli_batch = importlib.import_module("openai_gemini_vision.cli.batch")

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakegemini import FakeGemini, images_in
-from imaging import encode, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
@@ -25,7 +23,9 @@ from openai_gemini_vision.errors import MissingAPIKeyError
 from openai_gemini_vision.images.prepared import payload_placeholder
 from openai_gemini_vision.images.probe import probe
 
-ROOT = Path(__file__).resolve().parent.parent
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, image_bytes, photo
+from .paths import ROOT
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fakegemini import FakeGemini, images_in
-from imaging import encode, photo
 from rich.progress import Progress
 
 from openai_gemini_vision.caption import captioner as caption_module
@@ -24,6 +22,9 @@ from openai_gemini_vision.cli import _progress as progress_module
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.cli._progress import Meter, PlainProgress, RateColumn, TimeLeftColumn
 from openai_gemini_vision.images.prepared import payload_placeholder
+
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, photo
 
 FIELDS = {
     "path",

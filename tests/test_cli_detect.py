@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import CASSETTES
-from fakegemini import FakeGemini
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.detection.draw import colours_for
 from openai_gemini_vision.images import source as source_module
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"
+from .fakegemini import FakeGemini
+from .paths import CASSETTES, EXAMPLE
+
 HOUSE = {
     "house": ([250, 213, 800, 575], [34, 30, 92, 96]),
     "sun": ([83, 738, 325, 919], [118, 10, 147, 39]),

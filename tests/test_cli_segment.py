@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import CASSETTES
-from fakegemini import FakeGemini
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"
+from .fakegemini import FakeGemini
+from .paths import CASSETTES, EXAMPLE
+
 HOUSE = {
     "house": [34, 30, 92, 96],
     "sun": [118, 10, 147, 39],

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from imaging import encode, image_bytes
 from PIL import Image
 
 from openai_gemini_vision import load_image
 from openai_gemini_vision.cli import ogv
 
-ROOT = Path(__file__).resolve().parent.parent
+from .imaging import encode, image_bytes
+from .paths import ROOT
 
 
 @pytest.fixture

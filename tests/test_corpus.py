@@ -31,7 +31,6 @@ from typing import Any
 
 import pillow_heif
 import pytest
-from bounded import run_bounded
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
@@ -48,6 +47,8 @@ from openai_gemini_vision import (
 )
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.images.sniff import is_pdf, is_video
+
+from .bounded import run_bounded
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MODEL = "gemini-2.0-flash"  # a family whose price follows the size sent

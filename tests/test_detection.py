@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -18,7 +17,6 @@ import openai
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import encode, exif_with_broken_tag, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -44,6 +42,9 @@ from openai_gemini_vision.detection import (
 )
 from openai_gemini_vision.detection.draw import PALETTE, colours_for, contrast_ratio, text_colour
 from openai_gemini_vision.images.blob import parse_data_url
+
+from .imaging import encode, exif_with_broken_tag, photo
+from .paths import EXAMPLE
 
 CAT = {"box_2d": [100, 200, 300, 400], "label": "cat"}
 DOG = {"box_2d": [500, 600, 700, 800], "label": "dog"}
@@ -450,7 +451,6 @@ def test_a_photo_with_broken_exif_tags_is_drawn_without_a_warning() -> None:
 
 # --- detect against hand-written cassettes (cassettes/README.md) ------------------------
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"  # 160x120: a house, a door, the sun
 HOUSE = [
     ("house", (250, 213, 800, 575), (34, 30, 92, 96)),
     ("sun", (83, 738, 325, 919), (118, 10, 147, 39)),

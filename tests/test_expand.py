@@ -10,8 +10,6 @@ from typing import Any
 import httpx2
 import pytest
 from click.testing import CliRunner
-from fakegemini import FakeGemini, images_in
-from media import make_pdf, make_video
 
 from openai_gemini_vision import (
     ImagePolicy,
@@ -23,6 +21,9 @@ from openai_gemini_vision import (
 )
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.errors import UnsupportedDocumentError
+
+from .fakegemini import FakeGemini, images_in
+from .media import make_pdf, make_video
 
 PAGES = [["Quarterly report", "Revenue rose 4%"], ["Costs"], ["Outlook"]]
 # Page and frame bytes depend on PDFium's and FFmpeg's versions: these hand-written

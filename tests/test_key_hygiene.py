@@ -20,12 +20,13 @@ import openai
 import pytest
 import vcr
 from click.testing import CliRunner, Result
-from fakegemini import FakeGemini
-from imaging import image_bytes
 from pydantic import BaseModel
 
 from openai_gemini_vision import AsyncOpenAI, MissingAPIKeyError, OpenAI, testing, wrap
 from openai_gemini_vision.cli import ogv
+
+from .fakegemini import FakeGemini
+from .imaging import image_bytes
 
 CANARY = "KeyHygieneCanary"
 KEY = "AIzaSy" + CANARY + "0123456789abcdefg"  # Google's shape: "AIza" and 35 more characters

@@ -9,16 +9,13 @@ import json
 import struct
 import warnings
 import zlib
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 import pytest
-from fakegemini import FakeGemini, images_in
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from imaging import encode, photo
 from PIL import Image, ImageDraw
 
 from openai_gemini_vision import (
@@ -37,6 +34,10 @@ from openai_gemini_vision import (
 from openai_gemini_vision.detection import DEFAULT_SEGMENTATION_PROMPT, SEGMENTATION_MODEL
 from openai_gemini_vision.detection.draw import colours_for, text_colour
 from openai_gemini_vision.detection.segment import OVERLAY_OPACITY
+
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, photo
+from .paths import EXAMPLE
 
 
 def _png(im: Image.Image) -> str:
@@ -337,7 +338,6 @@ def test_an_image_with_exif_orientation_is_drawn_upright() -> None:
 
 # --- segment() against the hand-written cassette (cassettes/README.md) --------------------
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"  # 160x120: a house, the sun, a door
 # The answer was written by hand; re-recording would replace the exact masks asserted here.
 hand_written = pytest.mark.vcr(record_mode="none")
 

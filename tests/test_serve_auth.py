@@ -12,14 +12,15 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import FakeGemini
 from pydantic import SecretStr
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision import ImagePolicy, InvalidArgumentError, MissingAPIKeyError
 from openai_gemini_vision.serve import ServeConfig, check_exposure, create_app
 from openai_gemini_vision.serve.auth import Authenticator
 from openai_gemini_vision.serve.problems import GatewayError
+
+from .fakegemini import FakeGemini
+from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 MODEL = "gemini-2.5-flash"
 SECOND_KEY = "second-gateway-key-abcdefghijklmnop"

@@ -19,9 +19,10 @@ from click.testing import CliRunner
 pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extra")
 
 import openai
-from fakegemini import STALL, FakeGemini
 
 from openai_gemini_vision.cli import ogv
+
+from .fakegemini import STALL, FakeGemini
 
 MODEL = "gemini-2.5-flash"
 #: Longest the tests wait for the server process to say it is up, or to exit.

@@ -17,12 +17,13 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import FakeGemini, images_in
 from PIL import Image
 from pydantic import SecretStr
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision.serve import ESTIMATE_HEADER
+
+from .fakegemini import FakeGemini, images_in
+from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 NODE_DIR = Path(__file__).parent / "node"
 MODEL = "gemini-2.5-flash"

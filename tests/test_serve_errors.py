@@ -13,11 +13,12 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import HANG, RESET, FakeGemini
 from PIL import Image
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision import ImagePolicy
+
+from .fakegemini import HANG, RESET, FakeGemini
+from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 MODEL = "gemini-2.5-flash"
 AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}

@@ -21,9 +21,10 @@ import pytest
 pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extra")
 
 import aiohttp
-from fakegemini import FakeGemini
 from PIL import Image
-from servekit import GATEWAY_KEY, config_for, running
+
+from .fakegemini import FakeGemini
+from .servekit import GATEWAY_KEY, config_for, running
 
 REQUESTS = 2000
 CONCURRENCY = 100

@@ -14,11 +14,12 @@ import pytest
 pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extra")
 
 import httpx2
-from fakegemini import HANG, FakeGemini
 from PIL import Image
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision import ImagePolicy
+
+from .fakegemini import HANG, FakeGemini
+from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 MODEL = "gemini-2.5-flash"
 AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}

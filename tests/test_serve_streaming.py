@@ -12,8 +12,9 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import BREAK, HANG, STALL, FakeGemini
-from servekit import GATEWAY_KEY, config_for, running
+
+from .fakegemini import BREAK, HANG, STALL, FakeGemini
+from .servekit import GATEWAY_KEY, config_for, running
 
 MODEL = "gemini-2.5-flash"
 AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}

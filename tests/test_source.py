@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from imaging import data_url, image_bytes
 from PIL import Image
 
 from openai_gemini_vision import BlockedURLError, ImageError, ImagePolicy, load_image
 from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.images.source import Source, scheme_of
+
+from .imaging import data_url, image_bytes
 
 PNG = image_bytes("PNG", 40, 30)
 
