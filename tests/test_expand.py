@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from click.testing import CliRunner
 
 from openai_gemini_vision import (
     ImagePolicy,
@@ -19,9 +18,9 @@ from openai_gemini_vision import (
     load_image,
     prepare_messages,
 )
-from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.errors import UnsupportedDocumentError
 
+from .clirunner import run_ogv
 from .fakegemini import FakeGemini, images_in
 from .media import make_pdf, make_video
 
@@ -193,17 +192,15 @@ def test_a_video_reaches_gemini_as_timestamped_frames(gemini_key: str, clip: Pat
 
 
 def test_ogv_ask_sends_the_pages_and_frames_chosen(
-    pdf: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+    pdf: Path, clip: Path, key: str, fake: FakeGemini
 ) -> None:
     """`ogv ask report.pdf clip.mp4 --pages 2- --max-frames 2` sends those, and is answered."""
-    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
     args = ["ask", str(pdf), str(clip), "-p", "Summarise", "--pages", "2-", "--max-frames", "2"]
-    dry = CliRunner().invoke(ogv, [*args, "--dry-run"])
+    dry = run_ogv([*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     texts = [p.get("text") for p in json.loads(dry.stdout)["messages"][0]["content"]]
     assert [t for t in texts if t][:2] == ["Page 2 of 3", "Page 3 of 3"]
     assert f"({pdf} page 2)" in dry.stderr
-    with FakeGemini() as fake:
-        sent = CliRunner().invoke(ogv, [*args, "--base-url", fake.base_url])
+    sent = run_ogv([*args, "--base-url", fake.base_url])
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.startswith("I see 4 image(s)")

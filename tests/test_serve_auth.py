@@ -26,13 +26,6 @@ MODEL = "gemini-2.5-flash"
 SECOND_KEY = "second-gateway-key-abcdefghijklmnop"
 
 
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
-
-
 def test_wrong_or_missing_gateway_key_is_a_401_in_openai_shape(fake: FakeGemini) -> None:
     """A client without the right key gets OpenAI's authentication error, and nothing is sent."""
     with running(config_for(fake)) as gateway:

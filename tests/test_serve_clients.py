@@ -48,13 +48,6 @@ def _content(image_urls: list[str]) -> list[dict[str, Any]]:
     return parts
 
 
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback, also serving the image URLs the clients send."""
-    with FakeGemini() as server:
-        yield server
-
-
 def _localhost(url: str) -> str:
     """The fake's URL by host name, the way a private image host is named to the gateway."""
     return url.replace("127.0.0.1", "localhost")

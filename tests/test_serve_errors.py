@@ -24,13 +24,6 @@ MODEL = "gemini-2.5-flash"
 AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
 
 
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
-
-
 def _client(base_url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=base_url, api_key=GATEWAY_KEY, max_retries=0)
 

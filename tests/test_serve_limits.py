@@ -24,13 +24,6 @@ AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
 
 
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
-
-
 def _in_background(
     url: str, body: dict[str, Any], results: list[httpx2.Response]
 ) -> threading.Thread:

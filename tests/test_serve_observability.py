@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import threading
-from typing import Any
 
 import pytest
 
@@ -23,13 +22,6 @@ from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 MODEL = "gemini-2.5-flash"
 AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
 
 
 def _data_url(image: Image.Image, fmt: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -29,13 +28,6 @@ def until(condition: Callable[[], bool], limit: float = 30.0) -> bool:
             return False
         time.sleep(0.01)
     return True
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
 
 
 def test_first_chunk_arrives_while_the_upstream_is_still_streaming(fake: FakeGemini) -> None:
