@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
 from openai_gemini_vision import (
@@ -23,6 +22,7 @@ from openai_gemini_vision.errors import UnsupportedDocumentError
 from .clirunner import run_ogv
 from .fakegemini import FakeGemini, images_in
 from .media import make_pdf, make_video
+from .wiretap import SentBodies
 
 PAGES = [["Quarterly report", "Revenue rose 4%"], ["Costs"], ["Outlook"]]
 # Page and frame bytes depend on PDFium's and FFmpeg's versions: these hand-written
@@ -142,20 +142,10 @@ def test_load_image_of_a_pdf_says_where_pdfs_go(pdf: Path) -> None:
     assert "render_pages" in str(caught.value)
 
 
-class _Wire:
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(
-            event_hooks={"request": [lambda r: self.bodies.append(json.loads(r.content))]}
-        )
-
-
 @by_route
 def test_a_pdf_file_part_reaches_gemini_as_page_images(gemini_key: str, pdf: Path) -> None:
     """OpenAI code sending a PDF file part through the client gets its answer; Gemini gets pages."""
-    wire = _Wire()
+    wire = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=wire.client()) as client:
         answer = client.chat.completions.create(
             model="gemini-2.5-flash",
@@ -179,7 +169,7 @@ def test_a_pdf_file_part_reaches_gemini_as_page_images(gemini_key: str, pdf: Pat
 @by_route
 def test_a_video_reaches_gemini_as_timestamped_frames(gemini_key: str, clip: Path) -> None:
     """A video Path in a content list is answered; Gemini gets a frame a second."""
-    wire = _Wire()
+    wire = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=wire.client()) as client:
         answer = client.chat.completions.create(
             model="gemini-2.5-flash",

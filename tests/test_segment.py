@@ -11,7 +11,6 @@ import warnings
 import zlib
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 from hypothesis import event, given, settings
@@ -38,6 +37,7 @@ from openai_gemini_vision.detection.segment import OVERLAY_OPACITY
 from .fakegemini import FakeGemini, images_in
 from .imaging import encode, photo
 from .paths import EXAMPLE
+from .wiretap import SentBodies
 
 
 def _png(im: Image.Image) -> str:
@@ -342,19 +342,6 @@ def test_an_image_with_exif_orientation_is_drawn_upright() -> None:
 hand_written = pytest.mark.vcr(record_mode="none")
 
 
-class _Sent:
-    """Request bodies as they leave the client, through an httpx2 event hook."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx2.Request) -> None:
-        self.bodies.append(json.loads(request.content))
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(event_hooks={"request": [self]})
-
-
 def _check_house(found: list[Segmentation]) -> None:
     """The cassette's three masks, on example.png's own pixels."""
     assert [(s.label, s.box_2d, s.box_px) for s in found] == [
@@ -382,7 +369,7 @@ def _check_house(found: list[Segmentation]) -> None:
 @hand_written
 def test_segment_returns_masks_in_the_images_pixels(gemini_key: str) -> None:
     """One call with Google's segmentation prompt gives labelled masks on the image's pixels."""
-    sent = _Sent()
+    sent = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         found = segment(client, EXAMPLE)
     _check_house(found)
