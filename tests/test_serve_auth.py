@@ -20,9 +20,8 @@ from openai_gemini_vision.serve.auth import Authenticator
 from openai_gemini_vision.serve.problems import GatewayError
 
 from .fakegemini import FakeGemini
-from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
+from .servekit import GATEWAY_KEY, MODEL, UPSTREAM_KEY, config_for, running
 
-MODEL = "gemini-2.5-flash"
 SECOND_KEY = "second-gateway-key-abcdefghijklmnop"
 
 

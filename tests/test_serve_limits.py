@@ -17,10 +17,8 @@ from openai_gemini_vision.serve.limits import Admission
 from openai_gemini_vision.serve.problems import GatewayError
 
 from .fakegemini import HANG, FakeGemini
-from .servekit import GATEWAY_KEY, config_for, running
+from .servekit import AUTH, MODEL, config_for, running
 
-MODEL = "gemini-2.5-flash"
-AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
 
 

@@ -13,10 +13,8 @@ import httpx2
 import openai
 
 from .fakegemini import BREAK, HANG, STALL, FakeGemini
-from .servekit import GATEWAY_KEY, config_for, running
+from .servekit import AUTH, GATEWAY_KEY, MODEL, config_for, running
 
-MODEL = "gemini-2.5-flash"
-AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
 BODY = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "one two three"}]}
 
 
