@@ -1,4 +1,10 @@
-"""Shared test configuration."""
+"""Shared test configuration: one fake Gemini, one key, the cassette settings.
+
+Test files are named after the module they test (`tests/test_<module>.py`,
+`test_<part>_<module>.py` for cli/, serve/ and batch/); ARCHITECTURE.md ("Tests") gives
+the whole rule and the few checks that span the package, and test_architecture.py holds
+every test file to it.
+"""
 
 from __future__ import annotations
 

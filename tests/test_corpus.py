@@ -235,7 +235,7 @@ def error_problems(exc: BaseException, reading: Reading) -> list[str]:
 
 
 def agreement_problems(sent: Any, estimated: Any) -> list[str]:
-    """Where estimating disagrees with sending (tests/test_plan.py compares the same way)."""
+    """Where estimating disagrees with sending (tests/test_request_plan.py compares the same way)."""
     if isinstance(sent, BaseException) or isinstance(estimated, BaseException):
         if type(sent) is not type(estimated) or str(sent) != str(estimated):
             return [f"sending gave {sent!r}, estimating gave {estimated!r}"]

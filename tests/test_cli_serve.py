@@ -21,8 +21,8 @@ import openai
 
 from .clirunner import run_ogv
 from .fakegemini import STALL, FakeGemini
+from .servekit import MODEL
 
-MODEL = "gemini-2.5-flash"
 #: Longest the tests wait for the server process to say it is up, or to exit.
 LIMIT = 60.0
 

@@ -18,10 +18,7 @@ from PIL import Image
 from openai_gemini_vision import ImagePolicy
 
 from .fakegemini import HANG, RESET, FakeGemini
-from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
-
-MODEL = "gemini-2.5-flash"
-AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+from .servekit import AUTH, GATEWAY_KEY, MODEL, UPSTREAM_KEY, config_for, running
 
 
 def _client(base_url: str) -> openai.OpenAI:

@@ -23,10 +23,9 @@ from pydantic import SecretStr
 from openai_gemini_vision.serve import ESTIMATE_HEADER
 
 from .fakegemini import FakeGemini, images_in
-from .servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
+from .servekit import GATEWAY_KEY, MODEL, UPSTREAM_KEY, config_for, running
 
 NODE_DIR = Path(__file__).parent / "node"
-MODEL = "gemini-2.5-flash"
 
 
 def _gif() -> bytes:
