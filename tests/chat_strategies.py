@@ -15,11 +15,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hypothesis import strategies as st
-from imaging import data_url, encode, image_bytes, photo
 from openai.types.chat import ChatCompletionMessage
 from PIL import Image
 
 from openai_gemini_vision import GeminiVisionError
+
+from .imaging import data_url, encode, image_bytes, photo
 
 TINY_PNG = image_bytes("PNG", 6, 4)
 TINY_GIF = image_bytes("GIF", 5, 3)

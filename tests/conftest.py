@@ -1,9 +1,15 @@
-"""Shared test configuration."""
+"""Shared test configuration: one fake Gemini, one key, the cassette settings.
+
+Test files are named after the module they test (`tests/test_<module>.py`,
+`test_<part>_<module>.py` for cli/, serve/ and batch/); ARCHITECTURE.md ("Tests") gives
+the whole rule and the few checks that span the package, and test_architecture.py holds
+every test file to it.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -11,13 +17,13 @@ from hypothesis import settings
 from openai_gemini_vision import testing
 from openai_gemini_vision.testing import pytest_recording_configure as pytest_recording_configure
 
+from .fakegemini import FakeGemini
+from .paths import CASSETTES
+
 # Properties are judged by what they find, never by how long an example took: a busy
 # 2-core CI machine would otherwise fail them on Hypothesis's 200 ms deadline.
 settings.register_profile("ogv", deadline=None)
 settings.load_profile("ogv")
-
-#: Cassettes live at the top level, cassettes/<test module>/<test name>.yaml.
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 
 # Read before `_no_ambient_keys` clears the environment: only a re-recording run
 # (`GEMINI_API_KEY=... pytest --record-mode=rewrite`) sends it, and only to Gemini.
@@ -67,6 +73,26 @@ def gemini_key(record_mode: str) -> str:
     if record_mode != "none" and _RECORDING_KEY:
         return _RECORDING_KEY
     return REPLAY_KEY
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch, gemini_key: str) -> str:
+    """A key in GEMINI_API_KEY, as a user would set it (OpenAI's variables stay cleared).
+
+    The placeholder while replaying, so no test key can reach a cassette; the real key only
+    while re-recording, and testing.vcr_config scrubs it from what is written."""
+    monkeypatch.setenv("GEMINI_API_KEY", gemini_key)
+    return gemini_key
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGemini]:
+    """A fake Gemini on loopback that answers at once and takes any key.
+
+    A module needing another stand-in (one that checks the key, or the batch endpoints)
+    defines its own `fake`, which pytest uses there in place of this one."""
+    with FakeGemini() as server:
+        yield server
 
 
 @pytest.fixture

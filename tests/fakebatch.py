@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from fakegemini import _completion, describe_images
+from .fakegemini import _completion, describe_images
 
 __all__ = ["FakeBatchGemini"]
 

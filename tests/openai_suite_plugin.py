@@ -25,6 +25,9 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+
+# Absolute, not `from .fakeopenai`: this runs inside openai's suite, where `tests` is
+# openai's own package and ours is reached through PYTHONPATH=<checkout>/tests.
 from fakeopenai import FakeOpenAI
 
 import openai_gemini_vision

@@ -10,6 +10,8 @@ waits on a guess. Every wait is bounded and ends the test with a clear failure.
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import socket
 import threading
 import time
@@ -18,20 +20,37 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import uvicorn
-from fakegemini import FakeGemini
+from PIL import Image
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from openai_gemini_vision.serve import ServeConfig, create_app
 from openai_gemini_vision.serve.app import Gateway
 
-__all__ = ["GATEWAY_KEY", "UPSTREAM_KEY", "Running", "config_for", "running"]
+from .fakegemini import FakeGemini
+
+__all__ = [
+    "AUTH",
+    "GATEWAY_KEY",
+    "MODEL",
+    "UPSTREAM_KEY",
+    "Running",
+    "ask",
+    "config_for",
+    "image_data_url",
+    "running",
+]
 
 #: The key clients of the test gateway send.
 GATEWAY_KEY = "gateway-key-for-tests-0123456789"
 #: The Gemini key the test gateway sends upstream.
 UPSTREAM_KEY = "upstream-gemini-key-not-real"
+#: The headers a client of the test gateway sends.
+AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+#: The model the gateway tests ask for.
+MODEL = "gemini-2.5-flash"
 
 #: Longest any test waits for a server to start or stop.
 STARTUP_LIMIT = 30.0
@@ -125,3 +144,17 @@ def running(config: ServeConfig, *, grace: float = 5.0) -> Iterator[Running]:
         server.should_exit = True
         thread.join(STARTUP_LIMIT)
         sock.close()
+
+
+def image_data_url(image: Image.Image, fmt: str) -> str:
+    """`image` saved as `fmt` (PNG, GIF ...), as a data URL."""
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def ask(base_url: str, urls: list[str]) -> httpx2.Response:
+    """One chat completion through the gateway at `base_url`, an image part per URL."""
+    content = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
+    body = {"model": MODEL, "messages": [{"role": "user", "content": content}]}
+    return httpx2.post(f"{base_url}/chat/completions", json=body, headers=AUTH, timeout=60)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .paths import ROOT
+
 PACKAGE = ROOT / "openai_gemini_vision"
 NAME = PACKAGE.name
 
@@ -165,3 +166,37 @@ def test_modules_stay_readable_in_size() -> None:
         if (lines := len(path.read_text().splitlines())) > 500
     }
     assert not long, long
+
+
+def _test_names() -> set[str]:
+    """What a test file may be called after: each module, `<part>_<module>`, each part."""
+    names = set()
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts == ("__init__",):
+            names.add("init")
+        elif parts[-1] == "__init__":
+            names.add("_".join(parts[:-1]))
+        else:
+            names.add(parts[-1].lstrip("_"))
+            names.add("_".join(part.lstrip("_") for part in parts))
+    return names
+
+
+def test_test_files_are_named_after_modules() -> None:
+    """Each tests/test_*.py names the module it tests, or is a whole-package check listed
+    in ARCHITECTURE.md ("Tests"), so a module's tests are found by its name."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    listed = set(re.findall(r"^- `(test_\w+)\.py`", text.split("## Tests", 1)[1], re.M))
+    names = _test_names()
+    stray = [
+        path.name
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+        if path.stem not in listed
+        and not any(
+            (rest := path.stem.removeprefix("test_")) == name or rest.startswith(name + "_")
+            for name in names
+        )
+    ]
+    assert not stray, f"name these after their module, or list them in ARCHITECTURE.md: {stray}"
+    assert listed <= {path.stem for path in (ROOT / "tests").glob("test_*.py")}, listed

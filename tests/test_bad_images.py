@@ -26,8 +26,6 @@ from typing import Any
 from urllib.parse import quote_from_bytes
 
 import pytest
-from bounded import run_bounded
-from imaging import data_url, encode, exif_with_broken_tag, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -39,6 +37,9 @@ from openai_gemini_vision import (
     UnsupportedImageError,
     load_image,
 )
+
+from .bounded import run_bounded
+from .imaging import data_url, encode, exif_with_broken_tag, image_bytes, photo
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

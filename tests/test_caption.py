@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from imaging import image_bytes
 
 from openai_gemini_vision.caption import find_images, is_image_file
+
+from .imaging import image_bytes
 
 
 @pytest.fixture

@@ -10,13 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from fakegemini import FakeGemini, images_in
-from imaging import encode, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision.cli import ogv
@@ -25,21 +22,10 @@ from openai_gemini_vision.errors import MissingAPIKeyError
 from openai_gemini_vision.images.prepared import payload_placeholder
 from openai_gemini_vision.images.probe import probe
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    """A fake Gemini on loopback that answers at once."""
-    with FakeGemini() as server:
-        yield server
-
-
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A key in GEMINI_API_KEY, as a user would set it."""
-    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
-    return "test-key"
+from .clirunner import run_ogv
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, image_bytes, photo
+from .paths import ROOT
 
 
 @pytest.fixture
@@ -54,9 +40,7 @@ def test_ask_prints_the_answer_and_the_tokens_beside_the_usage(
     fake: FakeGemini, key: str, png: Path
 ) -> None:
     """The answer goes to stdout; the estimate and usage.prompt_tokens to stderr."""
-    result = CliRunner().invoke(
-        ogv, ["ask", str(png), "--prompt", "What is it?", "--base-url", fake.base_url]
-    )
+    result = run_ogv(["ask", str(png), "--prompt", "What is it?", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     sent = payload_placeholder("image/png", png.read_bytes())
     assert result.stdout == f"I see 1 image(s): {sent}.\n"
@@ -73,9 +57,7 @@ def test_ask_prints_the_answer_and_the_tokens_beside_the_usage(
 
 def test_json_prints_the_whole_response(fake: FakeGemini, key: str, png: Path) -> None:
     """--json gives the response object as received, usage included."""
-    result = CliRunner().invoke(
-        ogv, ["ask", str(png), "-p", "What?", "--json", "--base-url", fake.base_url]
-    )
+    result = run_ogv(["ask", str(png), "-p", "What?", "--json", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     response = json.loads(result.stdout)
     assert response["object"] == "chat.completion"
@@ -85,9 +67,7 @@ def test_json_prints_the_whole_response(fake: FakeGemini, key: str, png: Path) -
 
 def test_stream_prints_the_answer_as_it_arrives(fake: FakeGemini, key: str, png: Path) -> None:
     """--stream asks for a stream and joins its chunks into the same answer."""
-    result = CliRunner().invoke(
-        ogv, ["ask", str(png), "-p", "What?", "--stream", "--base-url", fake.base_url]
-    )
+    result = run_ogv(["ask", str(png), "-p", "What?", "--stream", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     sent = payload_placeholder("image/png", png.read_bytes())
     assert result.stdout == f"I see 1 image(s): {sent}.\n"
@@ -97,15 +77,14 @@ def test_stream_prints_the_answer_as_it_arrives(fake: FakeGemini, key: str, png:
 
 def test_not_a_terminal_means_one_whole_answer(fake: FakeGemini, key: str, png: Path) -> None:
     """Piped output is not streamed unless asked."""
-    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "What?", "--base-url", fake.base_url])
+    result = run_ogv(["ask", str(png), "-p", "What?", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     assert "stream" not in fake.requests[0]
 
 
 def test_dry_run_needs_no_key_and_sends_nothing(fake: FakeGemini, png: Path) -> None:
     """--dry-run prints the request with the image in short and the estimate, offline."""
-    result = CliRunner().invoke(
-        ogv,
+    result = run_ogv(
         ["ask", str(png), "-p", "What?", "--system", "Be brief.", "--dry-run"],
         env={"GEMINI_BASE_URL": fake.base_url},
     )
@@ -126,9 +105,7 @@ def test_dry_run_shows_what_was_changed(png: Path, tmp_path: Path) -> None:
     gif.write_bytes(image_bytes("GIF"))
     big = tmp_path / "big.png"
     big.write_bytes(image_bytes("PNG", 1000, 500))
-    result = CliRunner().invoke(
-        ogv, ["ask", str(gif), str(big), "-p", "Compare", "--detail", "low", "--dry-run"]
-    )
+    result = run_ogv(["ask", str(gif), str(big), "-p", "Compare", "--detail", "low", "--dry-run"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("image ")]
     assert len(lines) == 2
@@ -145,7 +122,7 @@ def test_the_readme_offline_command_works(monkeypatch: pytest.MonkeyPatch) -> No
     assert command, "README lost its offline `ogv ask ... --dry-run` command"
     monkeypatch.chdir(ROOT)
     args = re.findall(r'"[^"]*"|\S+', command.group(1))
-    result = CliRunner().invoke(ogv, [arg.strip('"') for arg in args])
+    result = run_ogv([arg.strip('"') for arg in args])
     assert result.exit_code == 0, result.output
     assert "bytes sha256:" in result.stdout
 
@@ -153,9 +130,7 @@ def test_the_readme_offline_command_works(monkeypatch: pytest.MonkeyPatch) -> No
 def test_image_bytes_from_stdin(fake: FakeGemini, key: str, png: Path) -> None:
     """`-` reads the image from stdin and sends those bytes."""
     data = png.read_bytes()
-    result = CliRunner().invoke(
-        ogv, ["ask", "-", "-p", "What?", "--base-url", fake.base_url], input=data
-    )
+    result = run_ogv(["ask", "-", "-p", "What?", "--base-url", fake.base_url], input=data)
     assert result.exit_code == 0, result.output
     assert images_in(fake.requests[0]) == [("image/png", data)]
 
@@ -163,7 +138,7 @@ def test_image_bytes_from_stdin(fake: FakeGemini, key: str, png: Path) -> None:
 def test_an_image_url_is_fetched_and_sent_inline(fake: FakeGemini, key: str, png: Path) -> None:
     """An http URL typed by the user, loopback included, is fetched and inlined."""
     url = fake.serve("/cat.png", png.read_bytes())
-    result = CliRunner().invoke(ogv, ["ask", url, "-p", "What?", "--base-url", fake.base_url])
+    result = run_ogv(["ask", url, "-p", "What?", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     assert images_in(fake.requests[-1]) == [("image/png", png.read_bytes())]
 
@@ -174,15 +149,14 @@ def test_environment_sets_endpoint_and_model(
     """GEMINI_BASE_URL and GEMINI_MODEL apply when no option is given; --model wins."""
     monkeypatch.setenv("GEMINI_BASE_URL", fake.base_url)
     monkeypatch.setenv("GEMINI_MODEL", "gemini-from-env")
-    runner = CliRunner()
-    assert runner.invoke(ogv, ["ask", str(png), "-p", "x"]).exit_code == 0
-    assert runner.invoke(ogv, ["ask", str(png), "-p", "x", "-m", "gemini-opt"]).exit_code == 0
+    assert run_ogv(["ask", str(png), "-p", "x"]).exit_code == 0
+    assert run_ogv(["ask", str(png), "-p", "x", "-m", "gemini-opt"]).exit_code == 0
     assert [body["model"] for body in fake.requests] == ["gemini-from-env", "gemini-opt"]
 
 
 def test_a_missing_key_is_one_line_naming_the_fix(png: Path) -> None:
     """Without a key: exit 2 and one line naming GEMINI_API_KEY, no traceback."""
-    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x"])
+    result = run_ogv(["ask", str(png), "-p", "x"])
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith("ogv: error:")
@@ -192,7 +166,7 @@ def test_a_missing_key_is_one_line_naming_the_fix(png: Path) -> None:
 
 def test_debug_shows_the_traceback(png: Path) -> None:
     """--debug lets the exception through instead of the one-line message."""
-    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x", "--debug"])
+    result = run_ogv(["ask", str(png), "-p", "x", "--debug"])
     assert isinstance(result.exception, MissingAPIKeyError)
     assert "ogv: error" not in result.stderr
 
@@ -201,8 +175,7 @@ def test_a_rejected_key_names_the_variable(fake: FakeGemini, png: Path) -> None:
     """Gemini's 400 API_KEY_INVALID is a setup problem like a missing key: exit 2, one line
     naming GEMINI_API_KEY and --base-url, never the Python argument api_key=."""
     fake.api_key = "the-right-key"
-    result = CliRunner().invoke(
-        ogv,
+    result = run_ogv(
         ["ask", str(png), "-p", "x", "--base-url", fake.base_url],
         env={"GEMINI_API_KEY": "a-wrong-key"},
     )
@@ -219,7 +192,7 @@ def test_an_unreachable_endpoint_names_the_option(png: Path, key: str) -> None:
     """A connection failure says which option or variable sets the endpoint."""
     with FakeGemini() as gone:
         url = gone.base_url
-    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x", "--base-url", url])
+    result = run_ogv(["ask", str(png), "-p", "x", "--base-url", url])
     assert result.exit_code == 1, result.output
     assert "--base-url" in result.stderr
     assert "GEMINI_BASE_URL" in result.stderr
@@ -238,7 +211,7 @@ def test_an_unreachable_endpoint_names_the_option(png: Path, key: str) -> None:
 def test_usage_errors_exit_2_and_say_why(args: list[str], needle: str, png: Path) -> None:
     """Wrong arguments stop before any work with exit status 2 and the culprit named."""
     args = [str(png) if arg == "PNG" else arg for arg in args]
-    result = CliRunner().invoke(ogv, args)
+    result = run_ogv(args)
     assert result.exit_code == 2, result.output
     assert needle in result.stderr
 
@@ -246,7 +219,7 @@ def test_usage_errors_exit_2_and_say_why(args: list[str], needle: str, png: Path
 @pytest.mark.parametrize("command", [[], ["ask"], ["caption"]])
 def test_help_shows_an_example(command: list[str]) -> None:
     """`ogv --help` and each command's help carry a runnable example."""
-    result = CliRunner().invoke(ogv, [*command, "--help"])
+    result = run_ogv([*command, "--help"])
     assert result.exit_code == 0, result.output
     assert re.search(r"^\s+ogv \w+ .*--prompt", result.stdout, re.MULTILINE)
 
@@ -257,9 +230,7 @@ def test_probe_agrees_with_what_the_fake_received(
     """--detail low reaches the wire: the image Gemini receives has both sides <= 384 px."""
     big = tmp_path / "big.jpg"
     big.write_bytes(image_bytes("JPEG", 1200, 900))
-    result = CliRunner().invoke(
-        ogv, ["ask", str(big), "-p", "x", "--detail", "low", "--base-url", fake.base_url]
-    )
+    result = run_ogv(["ask", str(big), "-p", "x", "--detail", "low", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     ((_, sent),) = images_in(fake.requests[0])
     info = probe(sent)
@@ -286,9 +257,7 @@ def test_ask_decodes_each_image_once_and_the_client_prepares_nothing_again(
         lambda *args, **kwargs: prepared_again.append(args),
     )
     gif = _gif(tmp_path / "red.gif")
-    result = CliRunner().invoke(
-        ogv, ["ask", str(gif), "--prompt", "What is it?", "--base-url", fake.base_url]
-    )
+    result = run_ogv(["ask", str(gif), "--prompt", "What is it?", "--base-url", fake.base_url])
     assert result.exit_code == 0, result.output
     assert decodes == [("GIF", (60, 40))]
     assert prepared_again == []
@@ -303,12 +272,9 @@ def test_tokens_and_a_dry_run_agree_image_by_image(tmp_path: Path) -> None:
     files = [str(_gif(tmp_path / "red.gif")), str(turned), str(tmp_path / "plain.png")]
     (tmp_path / "plain.png").write_bytes(image_bytes("PNG", 500, 300))
     for detail in ("auto", "low"):
-        tokens = CliRunner().invoke(
-            ogv, ["tokens", *files, "--json", "--detail", detail, "-m", "gemini-2.0-flash"]
-        )
+        tokens = run_ogv(["tokens", *files, "--json", "--detail", detail, "-m", "gemini-2.0-flash"])
         assert tokens.exit_code == 0, tokens.output
-        asked = CliRunner().invoke(
-            ogv,
+        asked = run_ogv(
             ["ask", *files, "-p", "?", "--dry-run", "--detail", detail, "-m", "gemini-2.0-flash"],
         )
         assert asked.exit_code == 0, asked.output
@@ -334,7 +300,7 @@ def test_a_429_names_max_retries_and_the_flag_sets_them(
     --max-retries N is how many times it retries."""
     fake.script(429, 429)
     args = ["ask", str(png), "-p", "x", "--base-url", fake.base_url]
-    failed = CliRunner().invoke(ogv, [*args, "--max-retries", "1"])
+    failed = run_ogv([*args, "--max-retries", "1"])
     assert failed.exit_code == 1, failed.output
     (line,) = failed.stderr.splitlines()
     assert "retried 1 time(s)" in line
@@ -343,7 +309,7 @@ def test_a_429_names_max_retries_and_the_flag_sets_them(
     assert "with_options" not in line
     assert fake.statuses == [429, 429]
     fake.script(429, 429, 429)
-    answered = CliRunner().invoke(ogv, [*args, "--max-retries", "3"])
+    answered = run_ogv([*args, "--max-retries", "3"])
     assert answered.exit_code == 0, answered.output
     assert fake.statuses[2:] == [429, 429, 429, 200]
 
@@ -351,9 +317,7 @@ def test_a_429_names_max_retries_and_the_flag_sets_them(
 def test_the_pixel_limit_names_max_pixels_which_sets_it(png: Path) -> None:
     """An image over the pixel limit is named with --max-pixels and the figure that lets it
     through (not ImagePolicy(max_pixels=...)); that figure does."""
-    refused = CliRunner().invoke(
-        ogv, ["ask", str(png), "-p", "x", "--dry-run", "--max-pixels", "3000"]
-    )
+    refused = run_ogv(["ask", str(png), "-p", "x", "--dry-run", "--max-pixels", "3000"])
     assert refused.exit_code == 1, refused.output
     (line,) = refused.stderr.splitlines()
     assert line.startswith(
@@ -361,16 +325,14 @@ def test_the_pixel_limit_names_max_pixels_which_sets_it(png: Path) -> None:
     )
     assert "--max-pixels 3072 lets it through." in line
     assert "ImagePolicy" not in line
-    allowed = CliRunner().invoke(
-        ogv, ["ask", str(png), "-p", "x", "--dry-run", "--max-pixels", "3072"]
-    )
+    allowed = run_ogv(["ask", str(png), "-p", "x", "--dry-run", "--max-pixels", "3072"])
     assert allowed.exit_code == 0, allowed.output
 
 
 def test_a_request_over_the_budget_names_what_ogv_can_change(png: Path) -> None:
     """A request that cannot fit Gemini's 20 MB names --detail low and fewer IMAGE arguments,
     not ImagePolicy fields or max_request_bytes."""
-    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x" * 20_100_000, "--dry-run"])
+    result = run_ogv(["ask", str(png), "-p", "x" * 20_100_000, "--dry-run"])
     assert result.exit_code == 1, result.output[:500]
     (line,) = result.stderr.splitlines()
     assert "over the 20,000,000-byte budget" in line
@@ -445,23 +407,23 @@ def test_media_resolution_is_estimated_and_sent_where_gemini_only_options_go(
     model = "gemini-3-pro-preview"
 
     def image_tokens(*extra: str) -> int:
-        priced = CliRunner().invoke(ogv, ["tokens", str(png), "-m", model, "--json", *extra])
+        priced = run_ogv(["tokens", str(png), "-m", model, "--json", *extra])
         assert priced.exit_code == 0, priced.output
         return int(json.loads(priced.stdout)["total"]["tokens"][model]["tokens"])
 
     low = image_tokens("--media-resolution", "low")
     assert low < image_tokens()
     args = ["ask", str(png), "-p", "x", "-m", model, "--media-resolution", "low"]
-    dry = CliRunner().invoke(ogv, [*args, "--dry-run"])
+    dry = run_ogv([*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     wire = {"google": {"media_resolution": "MEDIA_RESOLUTION_LOW"}}
     assert json.loads(dry.stdout)["extra_body"] == wire
     assert f"({low:,} image + " in dry.stderr
-    sent = CliRunner().invoke(ogv, [*args, "--base-url", fake.base_url])
+    sent = run_ogv([*args, "--base-url", fake.base_url])
     assert sent.exit_code == 0, sent.output
     assert fake.requests[0]["extra_body"] == wire
     assert f"({low:,} image + " in sent.stderr
-    plain = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x", "--base-url", fake.base_url])
+    plain = run_ogv(["ask", str(png), "-p", "x", "--base-url", fake.base_url])
     assert plain.exit_code == 0, plain.output
     assert "extra_body" not in fake.requests[1]
 
@@ -475,8 +437,7 @@ def test_an_endpoint_refusing_media_resolution_says_to_drop_it(
         "'extra_body.google': Cannot find field."
     )
     fake.reject = lambda body: refusal if "extra_body" in body else False
-    result = CliRunner().invoke(
-        ogv,
+    result = run_ogv(
         ["ask", str(png), "-p", "x", "--media-resolution", "medium", "--base-url", fake.base_url],
     )
     assert result.exit_code == 1, result.output
@@ -498,7 +459,7 @@ def test_a_base_url_that_is_no_url_says_what_is_wrong(
 ) -> None:
     """An endpoint without http(s):// or a host is a usage error naming where it came from
     and what it lacks, not "Could not connect to : ..."."""
-    result = CliRunner().invoke(ogv, ["ask", str(png), "-p", "x", *args], env=env)
+    result = run_ogv(["ask", str(png), "-p", "x", *args], env=env)
     assert result.exit_code == 2, result.output
     text = " ".join(result.stderr.split())
     assert f"Invalid value for {named}" in text
@@ -509,7 +470,7 @@ def test_a_base_url_that_is_no_url_says_what_is_wrong(
 
 def test_the_command_list_shows_whole_descriptions() -> None:
     """`ogv --help` lists each command with its first sentence whole, never cut to "..."."""
-    result = CliRunner().invoke(ogv, ["--help"])
+    result = run_ogv(["--help"])
     assert result.exit_code == 0, result.output
     listing = " ".join(result.stdout.split("Commands:")[1].split())
     for name, command in ogv.commands.items():
@@ -544,7 +505,7 @@ def test_ctrl_c_is_one_line_and_exit_130(
     module, name = target.split(".")
     monkeypatch.setattr(sys.modules[f"openai_gemini_vision.cli.{module}"], name, interrupted)
     args = [{"PNG": str(png), "OUT": str(tmp_path / "o.png")}.get(arg, arg) for arg in command]
-    result = CliRunner().invoke(ogv, args)
+    result = run_ogv(args)
     assert result.exit_code == 130, result.output
     assert result.stderr == "ogv: stopped by Ctrl-C.\n"
 

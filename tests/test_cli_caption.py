@@ -9,21 +9,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from fakegemini import FakeGemini, images_in
-from imaging import encode, photo
 from rich.progress import Progress
 
 from openai_gemini_vision.caption import captioner as caption_module
 from openai_gemini_vision.cli import _progress as progress_module
-from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.cli._progress import Meter, PlainProgress, RateColumn, TimeLeftColumn
 from openai_gemini_vision.images.prepared import payload_placeholder
+
+from .clirunner import run_ogv
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, photo
 
 FIELDS = {
     "path",
@@ -39,17 +38,8 @@ FIELDS = {
 }
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    """A fake Gemini on loopback that answers at once."""
-    with FakeGemini() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A key in GEMINI_API_KEY, as a user would set it."""
-    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+# Every run here has a key in GEMINI_API_KEY, as a user would set it.
+pytestmark = pytest.mark.usefixtures("key")
 
 
 def make_images(folder: Path, count: int, *, start: int = 0) -> list[Path]:
@@ -70,7 +60,7 @@ def read_lines(out: Path) -> list[dict[str, Any]]:
 
 def caption(fake: FakeGemini, *args: str) -> Any:
     """Run `ogv caption ... --base-url <fake>` in-process."""
-    return CliRunner().invoke(ogv, ["caption", *args, "--base-url", fake.base_url])
+    return run_ogv(["caption", *args, "--base-url", fake.base_url])
 
 
 def test_a_folder_becomes_one_line_per_image(fake: FakeGemini, tmp_path: Path) -> None:
@@ -153,7 +143,7 @@ def test_the_summary_shows_tokens_estimated_and_reported(fake: FakeGemini, tmp_p
         f"Prompt tokens of the 3 calls: {estimated:,} estimated before them, 786 reported"
         in " ".join(result.stderr.split())
     )
-    compared = CliRunner().invoke(ogv, ["tokens", "--compare", str(out), "--json"])
+    compared = run_ogv(["tokens", "--compare", str(out), "--json"])
     assert compared.exit_code == 0, compared.output
     (group,) = json.loads(compared.stdout)["groups"]
     assert (group["images"], group["estimated"], group["reported"]) == (3, estimated, 786)
@@ -238,8 +228,7 @@ def test_usage_problems_exit_2(fake: FakeGemini, tmp_path: Path) -> None:
     assert empty.exit_code == 2, empty.output
     assert "No image files" in empty.stderr
     make_images(tmp_path / "photos", 1)
-    no_key = CliRunner().invoke(
-        ogv,
+    no_key = run_ogv(
         ["caption", str(tmp_path / "photos"), "-p", "x", "-o", str(out)],
         env={"GEMINI_API_KEY": None},
     )
@@ -249,13 +238,12 @@ def test_usage_problems_exit_2(fake: FakeGemini, tmp_path: Path) -> None:
     assert fake.requests == []
 
 
-def test_a_wrong_model_stops_the_run_with_one_line(tmp_path: Path) -> None:
+def test_a_wrong_model_stops_the_run_with_one_line(fake: FakeGemini, tmp_path: Path) -> None:
     """An error every image would hit (here: 404 for the model) stops at once, exit 1."""
     make_images(tmp_path / "photos", 6)
     out = tmp_path / "out.jsonl"
-    with FakeGemini() as fake:
-        fake.script(*[404] * 6)
-        result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "-c", "1")
+    fake.script(*[404] * 6)
+    result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "-c", "1")
     assert result.exit_code == 1, result.output
     assert "--model" in result.stderr
     assert len(fake.requests) == 1
@@ -359,18 +347,17 @@ def test_each_image_is_decoded_once_and_sent_as_prepared(
 
 @pytest.mark.parametrize("status", [None, 401, 403])
 def test_a_refused_key_stops_the_run_at_the_first_answer(
-    tmp_path: Path, status: int | None
+    fake: FakeGemini, tmp_path: Path, status: int | None
 ) -> None:
     """A wrong key (Gemini's 400 API_KEY_INVALID, or a 401 or 403) stops the run at the
     first answer with exit status 2, like a missing key; no image is blamed for it."""
     make_images(tmp_path / "photos", 8)
     out = tmp_path / "out.jsonl"
-    with FakeGemini() as fake:
-        if status is None:
-            fake.api_key = "the-right-key"  # and the run sends GEMINI_API_KEY=test-key
-        else:
-            fake.script(*[status] * 8)
-        result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "-c", "1")
+    if status is None:
+        fake.api_key = "the-right-key"  # and the run sends the test key
+    else:
+        fake.script(*[status] * 8)
+    result = caption(fake, str(tmp_path / "photos"), "-p", "x", "-o", str(out), "-c", "1")
     assert result.exit_code == 2, result.output
     assert len(fake.requests) == 1
     assert "GEMINI_API_KEY" in result.stderr

@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from conftest import CASSETTES
-from fakegemini import FakeGemini
 from PIL import Image
 
-from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.detection.draw import colours_for
 from openai_gemini_vision.images import source as source_module
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"
+from .clirunner import run_ogv
+from .fakegemini import FakeGemini
+from .paths import CASSETTES, EXAMPLE
+
 HOUSE = {
     "house": ([250, 213, 800, 575], [34, 30, 92, 96]),
     "sun": ([83, 738, 325, 919], [118, 10, 147, 39]),
@@ -36,19 +35,12 @@ def vcr_cassette_dir() -> str:
     return str(CASSETTES / "test_detection")
 
 
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch, gemini_key: str) -> str:
-    """A key in GEMINI_API_KEY, as a user would set it."""
-    monkeypatch.setenv("GEMINI_API_KEY", gemini_key)
-    return gemini_key
-
-
 @hand_written
 @pytest.mark.default_cassette(ANSWERED)
 def test_prints_a_table_and_draws_the_boxes(key: str, tmp_path: Path) -> None:
     """The boxes are printed in pixels and drawn on an upright copy written to --out."""
     out = tmp_path / "boxes.png"
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out)])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(out)])
     assert result.exit_code == 0, result.output
     for label, (box_2d, box_px) in HOUSE.items():
         cells = [label, *map(str, box_px), re.escape(json.dumps(box_2d))]
@@ -70,7 +62,7 @@ def test_prints_a_table_and_draws_the_boxes(key: str, tmp_path: Path) -> None:
 def test_json_prints_every_detection(key: str, tmp_path: Path) -> None:
     """--json prints the image size and each label with both boxes, for scripts."""
     out = tmp_path / "boxes.jpg"
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "-o", str(out), "--json"])
+    result = run_ogv(["detect", str(EXAMPLE), "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["width"], report["height"]) == (160, 120)
@@ -87,7 +79,7 @@ def test_json_prints_every_detection(key: str, tmp_path: Path) -> None:
 def test_a_refused_schema_is_a_warning_line_not_a_failure(key: str, tmp_path: Path) -> None:
     """When the endpoint refuses response_format the command still succeeds and says so."""
     out = tmp_path / "boxes.png"
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out), "--json"])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["detections"]) == 3
     (warning,) = [line for line in result.stderr.splitlines() if "warning" in line]
@@ -101,7 +93,7 @@ def test_a_refused_schema_is_a_warning_line_not_a_failure(key: str, tmp_path: Pa
 def test_no_schema_sends_the_prompt_alone(key: str, tmp_path: Path) -> None:
     """--no-schema goes straight to the prompt-only request, with no warning."""
     out = tmp_path / "boxes.png"
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out), "--no-schema"])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(out), "--no-schema"])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
     assert "3 objects found" in result.stderr
@@ -112,7 +104,7 @@ def test_no_schema_sends_the_prompt_alone(key: str, tmp_path: Path) -> None:
 def test_a_reply_without_boxes_is_one_error_line(key: str, tmp_path: Path) -> None:
     """A prose reply fails with exit status 1 and one line quoting it; nothing is written."""
     out = tmp_path / "boxes.png"
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out)])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(out)])
     assert result.exit_code == 1, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith("ogv: error: The reply holds no JSON")
@@ -124,7 +116,7 @@ def test_an_output_name_without_an_image_extension_is_a_usage_error(
     key: str, tmp_path: Path
 ) -> None:
     """--out must end in an extension Pillow writes; checked before anything is sent."""
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(tmp_path / "boxes")])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(tmp_path / "boxes")])
     assert result.exit_code == 2, result.output
     assert "--out" in result.stderr
     assert ".png, .jpg, .webp" in result.stderr
@@ -132,9 +124,7 @@ def test_an_output_name_without_an_image_extension_is_a_usage_error(
 
 def test_a_missing_image_is_a_usage_error(key: str, tmp_path: Path) -> None:
     """A path that is no file is refused with what IMAGE may be."""
-    result = CliRunner().invoke(
-        ogv, ["detect", str(tmp_path / "nope.jpg"), "--out", str(tmp_path / "o.png")]
-    )
+    result = run_ogv(["detect", str(tmp_path / "nope.jpg"), "--out", str(tmp_path / "o.png")])
     assert result.exit_code == 2, result.output
     assert "No such file" in result.stderr
     assert "http(s) or data: URL, or - for stdin" in result.stderr
@@ -142,7 +132,7 @@ def test_a_missing_image_is_a_usage_error(key: str, tmp_path: Path) -> None:
 
 def test_a_missing_key_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     """Without GEMINI_API_KEY nothing is sent and the one-line error names the variable."""
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(tmp_path / "o.png")])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(tmp_path / "o.png")])
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith("ogv: error:")
@@ -164,12 +154,12 @@ def test_the_image_is_read_once_and_the_output_checked_before_the_call(
 
     monkeypatch.setattr(source_module, "read_file", counting)
     missing = tmp_path / "nodir" / "boxes.png"
-    refused = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(missing)])
+    refused = run_ogv(["detect", str(EXAMPLE), "--out", str(missing)])
     assert refused.exit_code == 2, refused.output
     assert "does not exist" in refused.output
     assert reads == []
     out = tmp_path / "boxes.png"
-    result = CliRunner().invoke(ogv, ["detect", str(EXAMPLE), "--out", str(out)])
+    result = run_ogv(["detect", str(EXAMPLE), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert reads == [str(EXAMPLE)]
 
@@ -186,13 +176,13 @@ def test_detect_takes_max_retries_and_media_resolution(key: str, tmp_path: Path)
     with FakeGemini(answer=_boxes) as fake:
         args = ["detect", str(EXAMPLE), "--out", str(out), "--base-url", fake.base_url]
         fake.script(429)
-        refused = CliRunner().invoke(ogv, [*args, "--max-retries", "0"])
+        refused = run_ogv([*args, "--max-retries", "0"])
         assert refused.exit_code == 1, refused.output
         (line,) = refused.stderr.splitlines()
         assert "(--max-retries 0)" in line
         assert "max_retries=" not in line
         fake.script(429)
-        result = CliRunner().invoke(ogv, [*args, "--max-retries", "1", "--media-resolution", "low"])
+        result = run_ogv([*args, "--max-retries", "1", "--media-resolution", "low"])
         assert result.exit_code == 0, result.output
         assert fake.statuses == [429, 429, 200]
         wire = {"google": {"media_resolution": "MEDIA_RESOLUTION_LOW"}}
@@ -203,8 +193,7 @@ def test_detect_takes_max_retries_and_media_resolution(key: str, tmp_path: Path)
 def test_detect_names_max_pixels_before_any_call(key: str, tmp_path: Path) -> None:
     """An image over --max-pixels is refused before the call, naming the flag."""
     with FakeGemini(answer=_boxes) as fake:
-        result = CliRunner().invoke(
-            ogv,
+        result = run_ogv(
             ["detect", str(EXAMPLE), "-o", str(tmp_path / "b.png"), "--max-pixels", "1000"],
             env={"GEMINI_BASE_URL": fake.base_url},
         )

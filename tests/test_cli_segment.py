@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from conftest import CASSETTES
-from fakegemini import FakeGemini
 from PIL import Image
 
-from openai_gemini_vision.cli import ogv
+from .clirunner import run_ogv
+from .fakegemini import FakeGemini
+from .paths import CASSETTES, EXAMPLE
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"
 HOUSE = {
     "house": [34, 30, 92, 96],
     "sun": [118, 10, 147, 39],
@@ -33,19 +31,12 @@ def vcr_cassette_dir() -> str:
     return str(CASSETTES / "test_segment")
 
 
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch, gemini_key: str) -> str:
-    """A key in GEMINI_API_KEY, as a user would set it."""
-    monkeypatch.setenv("GEMINI_API_KEY", gemini_key)
-    return gemini_key
-
-
 @hand_written
 @pytest.mark.default_cassette(ANSWERED)
 def test_prints_a_table_and_draws_the_masks(key: str, tmp_path: Path) -> None:
     """Each object's box and mask size are printed, and the overlay is written to --out."""
     out = tmp_path / "overlay.png"
-    result = CliRunner().invoke(ogv, ["segment", str(EXAMPLE), "--out", str(out)])
+    result = run_ogv(["segment", str(EXAMPLE), "--out", str(out)])
     assert result.exit_code == 0, result.output
     for label, box in HOUSE.items():
         row = r"\W+".join([label, *map(str, box)])
@@ -71,9 +62,7 @@ def test_json_and_masks_directory(key: str, tmp_path: Path) -> None:
     full-size black-and-white PNG per object, numbered in reply order."""
     out = tmp_path / "overlay.jpg"
     masks = tmp_path / "masks" / "here"
-    result = CliRunner().invoke(
-        ogv, ["segment", str(EXAMPLE), "-o", str(out), "--json", "--masks", str(masks)]
-    )
+    result = run_ogv(["segment", str(EXAMPLE), "-o", str(out), "--json", "--masks", str(masks)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["width"], report["height"]) == (160, 120)
@@ -107,7 +96,7 @@ def test_an_output_name_without_an_image_extension_is_a_usage_error(
     key: str, tmp_path: Path
 ) -> None:
     """--out must name a picture format; refused before anything is sent."""
-    result = CliRunner().invoke(ogv, ["segment", str(EXAMPLE), "--out", str(tmp_path / "o.txt")])
+    result = run_ogv(["segment", str(EXAMPLE), "--out", str(tmp_path / "o.txt")])
     assert result.exit_code == 2, result.output
     assert "--out" in result.stderr
     assert "o.txt" in result.stderr
@@ -117,8 +106,8 @@ def test_masks_naming_a_file_is_a_usage_error(key: str, tmp_path: Path) -> None:
     """--masks must be a directory; a file there is refused before anything is sent."""
     taken = tmp_path / "taken"
     taken.write_text("not a directory")
-    result = CliRunner().invoke(
-        ogv, ["segment", str(EXAMPLE), "--out", str(tmp_path / "o.png"), "--masks", str(taken)]
+    result = run_ogv(
+        ["segment", str(EXAMPLE), "--out", str(tmp_path / "o.png"), "--masks", str(taken)]
     )
     assert result.exit_code == 2, result.output
     assert "--masks" in result.stderr
@@ -135,9 +124,9 @@ def test_a_skipped_mask_is_a_warning_line_against_the_stand_in(tmp_path: Path) -
     """An answer whose only mask is unreadable succeeds with no objects and one warning line."""
     out = tmp_path / "overlay.png"
     with FakeGemini(answer=_two_entries_one_broken, api_key="k") as fake:
-        result = CliRunner(env={"GEMINI_API_KEY": "k"}).invoke(
-            ogv,
+        result = run_ogv(
             ["segment", str(EXAMPLE), "--out", str(out), "--base-url", fake.base_url, "-p", "cats"],
+            env={"GEMINI_API_KEY": "k"},
         )
         (request,) = fake.requests
     assert result.exit_code == 0, result.output
@@ -152,8 +141,9 @@ def test_a_prose_answer_is_one_error_line(tmp_path: Path) -> None:
     """A reply with no masks fails with exit status 1 and one line quoting it; nothing is written."""
     out = tmp_path / "overlay.png"
     with FakeGemini(answer=lambda _body: "I cannot see any objects.", api_key="k") as fake:
-        result = CliRunner(env={"GEMINI_API_KEY": "k"}).invoke(
-            ogv, ["segment", str(EXAMPLE), "--out", str(out), "--base-url", fake.base_url]
+        result = run_ogv(
+            ["segment", str(EXAMPLE), "--out", str(out), "--base-url", fake.base_url],
+            env={"GEMINI_API_KEY": "k"},
         )
     assert result.exit_code == 1, result.output
     (line,) = result.stderr.splitlines()
@@ -163,9 +153,7 @@ def test_a_prose_answer_is_one_error_line(tmp_path: Path) -> None:
 
 def test_a_missing_image_names_the_argument(key: str, tmp_path: Path) -> None:
     """A path that does not exist is a usage error naming IMAGE."""
-    result = CliRunner().invoke(
-        ogv, ["segment", str(tmp_path / "nope.jpg"), "--out", str(tmp_path / "o.png")]
-    )
+    result = run_ogv(["segment", str(tmp_path / "nope.jpg"), "--out", str(tmp_path / "o.png")])
     assert result.exit_code == 2, result.output
     assert "No such file" in result.stderr
     assert "nope.jpg" in result.stderr

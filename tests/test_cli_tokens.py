@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from imaging import encode, image_bytes
 from PIL import Image
 
 from openai_gemini_vision import load_image
-from openai_gemini_vision.cli import ogv
 
-ROOT = Path(__file__).resolve().parent.parent
+from .clirunner import run_ogv
+from .imaging import encode, image_bytes
+from .paths import ROOT
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def _run(*args: str) -> Any:
-    return CliRunner().invoke(ogv, ["tokens", *args])
+    return run_ogv(["tokens", *args])
 
 
 def _json(*args: str) -> dict[str, Any]:
@@ -396,6 +395,6 @@ def test_the_readme_shows_ogv_tokens_on_a_folder_as_it_prints(
     shown = re.search(r"```console\n\$ (ogv tokens tests/data\S*[^\n]*)\n(.*?)```", readme, re.S)
     assert shown, "README lost its `ogv tokens` on a folder"
     monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(ogv, shlex.split(shown[1])[1:])
+    result = run_ogv(shlex.split(shown[1])[1:])
     assert result.exit_code == 0, result.output
     assert result.stdout == shown[2]

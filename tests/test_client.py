@@ -19,7 +19,6 @@ from typing import Any, TypeVar, cast
 import httpx2
 import openai
 import pytest
-from fakegemini import FakeGemini
 from pydantic import BaseModel
 
 import openai_gemini_vision.request.prepare
@@ -35,8 +34,10 @@ from openai_gemini_vision.client import KEY_PAGE, QUOTA_PAGE
 from openai_gemini_vision.images.blob import parse_data_url
 from openai_gemini_vision.images.prepared import payload_placeholder
 
+from .fakegemini import FakeGemini
+from .paths import DATA
+
 MODEL = "gemini-2.5-flash"
-DATA = Path(__file__).parent / "data"
 HOUSE = DATA / "example.png"  # 160x120 PNG: a house with a door under the sun
 CIRCLE = DATA / "red_circle.jpg"  # 48x32 JPEG: a red disc on white
 #: A key Gemini refuses; the bad-key cassette is re-recorded with it, never with a real one.

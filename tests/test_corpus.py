@@ -31,8 +31,6 @@ from typing import Any
 
 import pillow_heif
 import pytest
-from bounded import run_bounded
-from click.testing import CliRunner
 from PIL import Image, ImageOps
 
 from openai_gemini_vision import (
@@ -46,8 +44,10 @@ from openai_gemini_vision import (
     estimate_tokens,
     prepare_messages,
 )
-from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.images.sniff import is_pdf, is_video
+
+from .bounded import run_bounded
+from .clirunner import run_ogv
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MODEL = "gemini-2.0-flash"  # a family whose price follows the size sent
@@ -235,7 +235,7 @@ def error_problems(exc: BaseException, reading: Reading) -> list[str]:
 
 
 def agreement_problems(sent: Any, estimated: Any) -> list[str]:
-    """Where estimating disagrees with sending (tests/test_plan.py compares the same way)."""
+    """Where estimating disagrees with sending (tests/test_request_plan.py compares the same way)."""
     if isinstance(sent, BaseException) or isinstance(estimated, BaseException):
         if type(sent) is not type(estimated) or str(sent) != str(estimated):
             return [f"sending gave {sent!r}, estimating gave {estimated!r}"]
@@ -304,8 +304,8 @@ def test_ogv_tokens_and_a_dry_run_agree_on_corpus_files() -> None:
     assert len(files) == 5
     model = ["-m", MODEL]
     for path in files:
-        tokens = CliRunner().invoke(ogv, ["tokens", str(path), "--json", *model])
-        asked = CliRunner().invoke(ogv, ["ask", str(path), "-p", "?", "--dry-run", *model])
+        tokens = run_ogv(["tokens", str(path), "--json", *model])
+        asked = run_ogv(["ask", str(path), "-p", "?", "--dry-run", *model])
         assert tokens.exit_code == asked.exit_code, (path, tokens.output, asked.output)
         (row,) = json.loads(tokens.stdout)["images"]
         if tokens.exit_code != 0:

@@ -10,15 +10,11 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
-from typing import Any
 
-import httpx2
 import openai
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import encode, exif_with_broken_tag, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -44,6 +40,10 @@ from openai_gemini_vision.detection import (
 )
 from openai_gemini_vision.detection.draw import PALETTE, colours_for, contrast_ratio, text_colour
 from openai_gemini_vision.images.blob import parse_data_url
+
+from .imaging import encode, exif_with_broken_tag, photo
+from .paths import EXAMPLE
+from .wiretap import SentBodies
 
 CAT = {"box_2d": [100, 200, 300, 400], "label": "cat"}
 DOG = {"box_2d": [500, 600, 700, 800], "label": "dog"}
@@ -450,7 +450,6 @@ def test_a_photo_with_broken_exif_tags_is_drawn_without_a_warning() -> None:
 
 # --- detect against hand-written cassettes (cassettes/README.md) ------------------------
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"  # 160x120: a house, a door, the sun
 HOUSE = [
     ("house", (250, 213, 800, 575), (34, 30, 92, 96)),
     ("sun", (83, 738, 325, 919), (118, 10, 147, 39)),
@@ -461,19 +460,6 @@ HOUSE = [
 hand_written = pytest.mark.vcr(record_mode="none")
 
 
-class _Sent:
-    """Request bodies as they leave the client, through an httpx2 event hook."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx2.Request) -> None:
-        self.bodies.append(json.loads(request.content))
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(event_hooks={"request": [self]})
-
-
 def _found(detections: list[Detection]) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
     return [(d.label, d.box_2d, d.box_px) for d in detections]
 
@@ -481,7 +467,7 @@ def _found(detections: list[Detection]) -> list[tuple[str, tuple[int, ...], tupl
 @hand_written
 def test_detect_returns_boxes_in_the_images_pixels(gemini_key: str) -> None:
     """One call with the documented prompt and the schema gives labelled boxes in pixels."""
-    sent = _Sent()
+    sent = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         found = detect(client, EXAMPLE)
     assert _found(found) == HOUSE
@@ -503,7 +489,7 @@ def test_detect_prepares_once_and_hands_back_the_image_it_sent(
     monkeypatch.setattr(
         "openai_gemini_vision.client.prepare_messages", lambda *a, **k: again.append(a)
     )
-    sent = _Sent()
+    sent = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         found = detect(client, EXAMPLE)
     assert again == []
@@ -536,7 +522,7 @@ async def test_adetect_gives_the_same_boxes(gemini_key: str) -> None:
 @hand_written
 def test_detect_asks_again_without_a_schema_the_endpoint_refuses(gemini_key: str) -> None:
     """A 400 naming response_format gets one retry with the prompt alone, and a warning."""
-    sent = _Sent()
+    sent = SentBodies()
     with (
         OpenAI(api_key=gemini_key, http_client=sent.client()) as client,
         pytest.warns(DetectionWarning, match="refused response_format.*structured=False"),
@@ -550,7 +536,7 @@ def test_detect_asks_again_without_a_schema_the_endpoint_refuses(gemini_key: str
 @pytest.mark.default_cassette("test_detect_asks_again_without_a_schema_the_endpoint_refuses.yaml")
 def test_structured_false_sends_the_prompt_alone(gemini_key: str) -> None:
     """structured=False sends no response_format and reads the fenced list Gemini answers."""
-    sent = _Sent()
+    sent = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         found = detect(client, EXAMPLE, structured=False)
     assert _found(found) == HOUSE
@@ -576,7 +562,7 @@ def test_detect_sends_upright_downscaled_pixels_and_maps_back(gemini_key: str) -
     upright = Image.new("RGB", (800, 1200), (40, 90, 200))
     upright.paste((220, 20, 20), (200, 120, 600, 600))
     stored = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", orientation=6)
-    sent = _Sent()
+    sent = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         (square,) = detect(client, stored, prompt="find the red square", detail="low")
     assert square.label == "red square"

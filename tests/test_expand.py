@@ -7,11 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
-from click.testing import CliRunner
-from fakegemini import FakeGemini, images_in
-from media import make_pdf, make_video
 
 from openai_gemini_vision import (
     ImagePolicy,
@@ -21,8 +17,12 @@ from openai_gemini_vision import (
     load_image,
     prepare_messages,
 )
-from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.errors import UnsupportedDocumentError
+
+from .clirunner import run_ogv
+from .fakegemini import FakeGemini, images_in
+from .media import make_pdf, make_video
+from .wiretap import SentBodies
 
 PAGES = [["Quarterly report", "Revenue rose 4%"], ["Costs"], ["Outlook"]]
 # Page and frame bytes depend on PDFium's and FFmpeg's versions: these hand-written
@@ -142,20 +142,10 @@ def test_load_image_of_a_pdf_says_where_pdfs_go(pdf: Path) -> None:
     assert "render_pages" in str(caught.value)
 
 
-class _Wire:
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(
-            event_hooks={"request": [lambda r: self.bodies.append(json.loads(r.content))]}
-        )
-
-
 @by_route
 def test_a_pdf_file_part_reaches_gemini_as_page_images(gemini_key: str, pdf: Path) -> None:
     """OpenAI code sending a PDF file part through the client gets its answer; Gemini gets pages."""
-    wire = _Wire()
+    wire = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=wire.client()) as client:
         answer = client.chat.completions.create(
             model="gemini-2.5-flash",
@@ -179,7 +169,7 @@ def test_a_pdf_file_part_reaches_gemini_as_page_images(gemini_key: str, pdf: Pat
 @by_route
 def test_a_video_reaches_gemini_as_timestamped_frames(gemini_key: str, clip: Path) -> None:
     """A video Path in a content list is answered; Gemini gets a frame a second."""
-    wire = _Wire()
+    wire = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=wire.client()) as client:
         answer = client.chat.completions.create(
             model="gemini-2.5-flash",
@@ -192,17 +182,15 @@ def test_a_video_reaches_gemini_as_timestamped_frames(gemini_key: str, clip: Pat
 
 
 def test_ogv_ask_sends_the_pages_and_frames_chosen(
-    pdf: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+    pdf: Path, clip: Path, key: str, fake: FakeGemini
 ) -> None:
     """`ogv ask report.pdf clip.mp4 --pages 2- --max-frames 2` sends those, and is answered."""
-    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
     args = ["ask", str(pdf), str(clip), "-p", "Summarise", "--pages", "2-", "--max-frames", "2"]
-    dry = CliRunner().invoke(ogv, [*args, "--dry-run"])
+    dry = run_ogv([*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     texts = [p.get("text") for p in json.loads(dry.stdout)["messages"][0]["content"]]
     assert [t for t in texts if t][:2] == ["Page 2 of 3", "Page 3 of 3"]
     assert f"({pdf} page 2)" in dry.stderr
-    with FakeGemini() as fake:
-        sent = CliRunner().invoke(ogv, [*args, "--base-url", fake.base_url])
+    sent = run_ogv([*args, "--base-url", fake.base_url])
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.startswith("I see 4 image(s)")

@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from imaging import image_bytes
 
 from openai_gemini_vision import BlockedURLError, FetchError, ImagePolicy, load_image
 from openai_gemini_vision.fetch import (
@@ -31,6 +30,8 @@ from openai_gemini_vision.fetch import (
     fetch_many,
 )
 from openai_gemini_vision.fetch.addresses import refusal
+
+from .imaging import image_bytes
 
 PNG = image_bytes("PNG", 32, 24)
 LOOPBACK = ImagePolicy(allow_private_urls=True)

@@ -19,13 +19,14 @@ import httpx2
 import openai
 import pytest
 import vcr
-from click.testing import CliRunner, Result
-from fakegemini import FakeGemini
-from imaging import image_bytes
+from click.testing import Result
 from pydantic import BaseModel
 
 from openai_gemini_vision import AsyncOpenAI, MissingAPIKeyError, OpenAI, testing, wrap
-from openai_gemini_vision.cli import ogv
+
+from .clirunner import run_ogv
+from .fakegemini import FakeGemini
+from .imaging import image_bytes
 
 CANARY = "KeyHygieneCanary"
 KEY = "AIzaSy" + CANARY + "0123456789abcdefg"  # Google's shape: "AIza" and 35 more characters
@@ -284,7 +285,7 @@ def test_a_recorded_cassette_holds_no_key(fake: FakeGemini, tmp_path: Path) -> N
 def _ask(*args: str) -> Result:
     png = Path("photo.png")
     png.write_bytes(PNG)
-    return CliRunner().invoke(ogv, ["ask", str(png), "--prompt", "What is it?", *args])
+    return run_ogv(["ask", str(png), "--prompt", "What is it?", *args])
 
 
 def _cli_shown(result: Result) -> list[str]:
@@ -341,8 +342,7 @@ def test_cli_failing_caption(
     """`ogv caption` refused by the key shows none, on screen or in its results file."""
     (tmp_path / "photo.png").write_bytes(PNG)
     out = tmp_path / "captions.jsonl"
-    result = CliRunner().invoke(
-        ogv,
+    result = run_ogv(
         [
             "caption",
             str(tmp_path),

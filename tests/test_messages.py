@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chat_strategies import documented, expected_images, requests, snapshot
 from hypothesis import given, settings
 
 from openai_gemini_vision import SUPPORTED_MIME_TYPES, GeminiVisionError, prepare_messages
 from openai_gemini_vision.images.blob import parse_data_url
 from openai_gemini_vision.request.messages import copy_messages, image_slots, text_of
+
+from .chat_strategies import documented, expected_images, requests, snapshot
 
 
 def _scribble(value: Any) -> None:

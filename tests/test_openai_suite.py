@@ -32,7 +32,8 @@ import pytest
 
 from openai_gemini_vision import GEMINI_BASE_URL
 
-ROOT = Path(__file__).resolve().parents[1]
+from .paths import ROOT
+
 #: Where `.ci/fetch-openai-tests` unpacks openai's source distribution.
 SUITE_HOME = Path(os.environ.get("OGV_OPENAI_SUITE", ROOT / ".openai-suite"))
 SUITE = SUITE_HOME / f"openai-{openai.__version__}"

@@ -13,7 +13,6 @@ import pypdfium2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from media import LETTER, make_pdf, pillow_pdf
 from PIL import Image, ImageDraw
 
 from openai_gemini_vision.documents import (
@@ -39,6 +38,8 @@ from openai_gemini_vision.errors import (
     UnsupportedDocumentError,
 )
 from openai_gemini_vision.policy import ImagePolicy
+
+from .media import LETTER, make_pdf, pillow_pdf
 
 # Made with pikepdf 10.18 from make_pdf([["Secret page one"], ["Secret page two"]]):
 #   pdf.save(out, encryption=pikepdf.Encryption(user="secret", owner="owner", R=6),

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from imaging import data_url, image_bytes, photo
 from openai._utils._json import openapi_dumps
 from openai.types.chat import (
     ChatCompletionMessage,
@@ -36,6 +35,8 @@ from openai_gemini_vision import (
 )
 from openai_gemini_vision.request import plan as request_plan
 from openai_gemini_vision.request.estimate import DEFAULT_MODEL
+
+from .imaging import data_url, image_bytes, photo
 
 PNG = image_bytes("PNG", 64, 48)
 JPEG = image_bytes("JPEG", 64, 48)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from imaging import encode
 from PIL import Image, PngImagePlugin
 
 from openai_gemini_vision import (
@@ -22,6 +21,8 @@ from openai_gemini_vision import (
     load_image,
     prepare_messages,
 )
+
+from .imaging import encode
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

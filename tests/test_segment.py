@@ -9,16 +9,12 @@ import json
 import struct
 import warnings
 import zlib
-from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
 import pytest
-from fakegemini import FakeGemini, images_in
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from imaging import encode, photo
 from PIL import Image, ImageDraw
 
 from openai_gemini_vision import (
@@ -37,6 +33,11 @@ from openai_gemini_vision import (
 from openai_gemini_vision.detection import DEFAULT_SEGMENTATION_PROMPT, SEGMENTATION_MODEL
 from openai_gemini_vision.detection.draw import colours_for, text_colour
 from openai_gemini_vision.detection.segment import OVERLAY_OPACITY
+
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, photo
+from .paths import EXAMPLE
+from .wiretap import SentBodies
 
 
 def _png(im: Image.Image) -> str:
@@ -337,22 +338,8 @@ def test_an_image_with_exif_orientation_is_drawn_upright() -> None:
 
 # --- segment() against the hand-written cassette (cassettes/README.md) --------------------
 
-EXAMPLE = Path(__file__).parent / "data" / "example.png"  # 160x120: a house, the sun, a door
 # The answer was written by hand; re-recording would replace the exact masks asserted here.
 hand_written = pytest.mark.vcr(record_mode="none")
-
-
-class _Sent:
-    """Request bodies as they leave the client, through an httpx2 event hook."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx2.Request) -> None:
-        self.bodies.append(json.loads(request.content))
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(event_hooks={"request": [self]})
 
 
 def _check_house(found: list[Segmentation]) -> None:
@@ -382,7 +369,7 @@ def _check_house(found: list[Segmentation]) -> None:
 @hand_written
 def test_segment_returns_masks_in_the_images_pixels(gemini_key: str) -> None:
     """One call with Google's segmentation prompt gives labelled masks on the image's pixels."""
-    sent = _Sent()
+    sent = SentBodies()
     with OpenAI(api_key=gemini_key, http_client=sent.client()) as client:
         found = segment(client, EXAMPLE)
     _check_house(found)

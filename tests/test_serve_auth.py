@@ -12,24 +12,17 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import FakeGemini
 from pydantic import SecretStr
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision import ImagePolicy, InvalidArgumentError, MissingAPIKeyError
 from openai_gemini_vision.serve import ServeConfig, check_exposure, create_app
 from openai_gemini_vision.serve.auth import Authenticator
 from openai_gemini_vision.serve.problems import GatewayError
 
-MODEL = "gemini-2.5-flash"
+from .fakegemini import FakeGemini
+from .servekit import GATEWAY_KEY, MODEL, UPSTREAM_KEY, config_for, running
+
 SECOND_KEY = "second-gateway-key-abcdefghijklmnop"
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
 
 
 def test_wrong_or_missing_gateway_key_is_a_401_in_openai_shape(fake: FakeGemini) -> None:

@@ -12,22 +12,14 @@ import pytest
 pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extra")
 
 import httpx2
-from fakegemini import HANG, FakeGemini
-from servekit import GATEWAY_KEY, config_for, running
 
 from openai_gemini_vision.serve.limits import Admission
 from openai_gemini_vision.serve.problems import GatewayError
 
-MODEL = "gemini-2.5-flash"
-AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+from .fakegemini import HANG, FakeGemini
+from .servekit import AUTH, MODEL, config_for, running
+
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
 
 
 def _in_background(

@@ -21,9 +21,10 @@ import pytest
 pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extra")
 
 import aiohttp
-from fakegemini import FakeGemini
 from PIL import Image
-from servekit import GATEWAY_KEY, config_for, running
+
+from .fakegemini import FakeGemini
+from .servekit import GATEWAY_KEY, MODEL, config_for, running
 
 REQUESTS = 2000
 CONCURRENCY = 100
@@ -31,7 +32,6 @@ CONCURRENCY = 100
 BYTES_BOUND = 32_000_000
 #: Longest the whole run may take before it is abandoned (a failure, not a hang).
 RUN_LIMIT = 240.0
-MODEL = "gemini-2.5-flash"
 
 
 def _data_url(fmt: str, size: tuple[int, int]) -> str:

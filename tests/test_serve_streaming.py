@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -12,11 +11,10 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import BREAK, HANG, STALL, FakeGemini
-from servekit import GATEWAY_KEY, config_for, running
 
-MODEL = "gemini-2.5-flash"
-AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+from .fakegemini import BREAK, HANG, STALL, FakeGemini
+from .servekit import AUTH, GATEWAY_KEY, MODEL, config_for, running
+
 BODY = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "one two three"}]}
 
 
@@ -28,13 +26,6 @@ def until(condition: Callable[[], bool], limit: float = 30.0) -> bool:
             return False
         time.sleep(0.01)
     return True
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
 
 
 def test_first_chunk_arrives_while_the_upstream_is_still_streaming(fake: FakeGemini) -> None:

@@ -10,9 +10,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-from imaging import photo
 
 from openai_gemini_vision import CorruptImageError, estimate_tokens, load_image
+
+from .imaging import photo
 
 MODEL = "gemini-2.0-flash"
 

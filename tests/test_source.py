@@ -6,13 +6,13 @@ import io
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from imaging import data_url, image_bytes
 from PIL import Image
 
 from openai_gemini_vision import BlockedURLError, ImageError, ImagePolicy, load_image
-from openai_gemini_vision.cli import ogv
 from openai_gemini_vision.images.source import Source, scheme_of
+
+from .clirunner import run_ogv
+from .imaging import data_url, image_bytes
 
 PNG = image_bytes("PNG", 40, 30)
 
@@ -89,14 +89,14 @@ def test_a_prepared_data_url_is_recognised_while_its_image_lives() -> None:
 def test_ogv_ask_reads_an_upper_case_data_url_as_the_library_does() -> None:
     """`ogv ask DATA:...` is a data URL, not a file name too long to open."""
     url = "DATA" + data_url(PNG)[4:]
-    result = CliRunner().invoke(ogv, ["ask", url, "--prompt", "What is it?", "--dry-run"])
+    result = run_ogv(["ask", url, "--prompt", "What is it?", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert f"<image/png {len(PNG):,} bytes sha256:" in result.stdout
 
 
 def test_ogv_ask_names_a_folder_as_a_folder(tmp_path: Path) -> None:
     """A folder given to ogv ask is called a folder, with the commands that take folders."""
-    result = CliRunner().invoke(ogv, ["ask", str(tmp_path), "--prompt", "What?", "--dry-run"])
+    result = run_ogv(["ask", str(tmp_path), "--prompt", "What?", "--dry-run"])
     assert result.exit_code == 2, result.output
     assert "is a folder" in result.output
     assert "No such file" not in result.output

@@ -11,14 +11,17 @@ import openai
 import pytest
 import vcr
 import yaml
-from imaging import data_url
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
 from openai_gemini_vision import testing
 from openai_gemini_vision.images.prepared import payload_placeholder
 
-KEY = "AIza" + "K" * 35  # shaped like a Google key, so a leak would be caught by test_secrets
+from .imaging import data_url
+
+KEY = (
+    "AIza" + "K" * 35
+)  # shaped like a Google key, so a leak would be caught by test_key_hygiene_cassettes
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # bytes only: the recorder never decodes
 OTHER = b"\xff\xd8\xff\xe0" + bytes(range(255, -1, -1)) * 40
 

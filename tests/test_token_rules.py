@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import encode
 from PIL import Image
-from real_bills import DEFAULT_PATH, Case, load_cases, markdown_table
 
 from openai_gemini_vision.errors import (
     InvalidArgumentError,
@@ -45,6 +43,9 @@ from openai_gemini_vision.token_rules import (
     unregister_rule,
 )
 from openai_gemini_vision.tokens import estimate_image_tokens, measure_image
+
+from .imaging import encode
+from .real_bills import DEFAULT_PATH, Case, load_cases, markdown_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_strategies import documented, requests, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import data_url, encode, image_bytes, photo
 from PIL import Image, ImageFile
 
 from openai_gemini_vision import (
@@ -38,6 +36,9 @@ from openai_gemini_vision.tokens import (
     resolve_model,
     unregister_rule,
 )
+
+from .chat_strategies import documented, requests, snapshot
+from .imaging import data_url, encode, image_bytes, photo
 
 # (width, height, model, media_resolution, tokens) of one image alone in a request, each
 # worked out by hand from the rules real bills fit (GEMINI_FACTS.md, "Image tokens: what

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import av
 import pytest
-from media import make_video, tagged_frame_width
 from PIL import Image
 
 from openai_gemini_vision.documents import frame_plan, is_video, sample_frames, timestamp
@@ -22,6 +21,8 @@ from openai_gemini_vision.errors import (
     UnsupportedDocumentError,
 )
 from openai_gemini_vision.policy import ImagePolicy
+
+from .media import make_video, tagged_frame_width
 
 
 @pytest.fixture(scope="module")

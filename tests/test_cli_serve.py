@@ -14,16 +14,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extra")
 
 import openai
-from fakegemini import STALL, FakeGemini
 
-from openai_gemini_vision.cli import ogv
+from .clirunner import run_ogv
+from .fakegemini import STALL, FakeGemini
+from .servekit import MODEL
 
-MODEL = "gemini-2.5-flash"
 #: Longest the tests wait for the server process to say it is up, or to exit.
 LIMIT = 60.0
 
@@ -31,7 +30,7 @@ LIMIT = 60.0
 def test_refuses_a_public_address_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """`--host 0.0.0.0` without a gateway key stops at once, saying why and what to pass."""
     monkeypatch.setenv("GEMINI_API_KEY", "server-key-not-real")
-    result = CliRunner().invoke(ogv, ["serve", "--host", "0.0.0.0"])  # noqa: S104 - refused
+    result = run_ogv(["serve", "--host", "0.0.0.0"])  # noqa: S104 - refused
     assert result.exit_code == 1, result.output
     assert "open relay" in result.output
     assert "--api-key" in result.output
@@ -39,7 +38,7 @@ def test_refuses_a_public_address_without_a_key(monkeypatch: pytest.MonkeyPatch)
 
 def test_needs_a_gemini_key_or_forwarding() -> None:
     """Without GEMINI_API_KEY the command names it and --forward-client-key (usage error)."""
-    result = CliRunner().invoke(ogv, ["serve"])
+    result = run_ogv(["serve"])
     assert result.exit_code == 2, result.output
     assert "GEMINI_API_KEY" in result.output
     assert "--forward-client-key" in result.output
@@ -48,7 +47,7 @@ def test_needs_a_gemini_key_or_forwarding() -> None:
 def test_says_how_to_install_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the serve extra, the command says which pip command installs it."""
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now fails
-    result = CliRunner().invoke(ogv, ["serve"])
+    result = run_ogv(["serve"])
     assert result.exit_code == 1, result.output
     assert "pip install 'openai-gemini-vision[serve]'" in result.output
     assert "Traceback" not in result.output
@@ -57,7 +56,7 @@ def test_says_how_to_install_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_option_values_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     """An upstream that is no URL is refused in one line naming the field."""
     monkeypatch.setenv("GEMINI_API_KEY", "server-key-not-real")
-    result = CliRunner().invoke(ogv, ["serve", "--upstream", "ftp://nowhere"])
+    result = run_ogv(["serve", "--upstream", "ftp://nowhere"])
     assert result.exit_code == 1, result.output
     assert "upstream must be an http(s) URL" in result.output
 
@@ -188,7 +187,7 @@ def test_keys_from_flags_and_environment_reach_the_app(monkeypatch: pytest.Monke
     first, second = "flag-key-cccccccccccccccc", "flag-key-dddddddddddddddd"
     wide = "0.0.0.0"  # noqa: S104 - never bound: uvicorn.run is replaced
     args = ["serve", "--host", wide, "--port", "9999", "--api-key", first, "--api-key", second]
-    result = CliRunner().invoke(ogv, args)
+    result = run_ogv(args)
     assert result.exit_code == 0, result.output
     config = started["app"].state.gateway.config
     keys = {key.get_secret_value() for key in config.gateway_keys}

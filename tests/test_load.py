@@ -13,7 +13,6 @@ from urllib.parse import quote_from_bytes
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imaging import data_url, encode, image_bytes, photo
 from PIL import Image
 
 from openai_gemini_vision import (
@@ -30,6 +29,8 @@ from openai_gemini_vision.images.blob import parse_data_url
 from openai_gemini_vision.images.load import prepare_bytes
 from openai_gemini_vision.images.plan import prepare_source
 from openai_gemini_vision.images.source import Source
+
+from .imaging import data_url, encode, image_bytes, photo
 
 
 def load_url_source(url: str, *, detail: Any = None, policy: ImagePolicy | None = None) -> Any:

@@ -13,21 +13,12 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import HANG, RESET, FakeGemini
 from PIL import Image
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision import ImagePolicy
 
-MODEL = "gemini-2.5-flash"
-AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback."""
-    with FakeGemini() as server:
-        yield server
+from .fakegemini import HANG, RESET, FakeGemini
+from .servekit import AUTH, GATEWAY_KEY, MODEL, UPSTREAM_KEY, config_for, running
 
 
 def _client(base_url: str) -> openai.OpenAI:

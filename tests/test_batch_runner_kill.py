@@ -17,13 +17,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from fakebatch import FakeBatchGemini
-from imaging import encode, photo
 
 from openai_gemini_vision.batch import load_state, work_dir
 from openai_gemini_vision.batch.state import PAUSE_VARIABLE
-from openai_gemini_vision.cli import ogv
+
+from .clirunner import run_ogv
+from .fakebatch import FakeBatchGemini
+from .imaging import encode, photo
 
 KEY = "test-key-kill"
 # Each request of these images is estimated at about 260 tokens: three fit under 800, so
@@ -116,8 +116,7 @@ def test_killed_at_a_step_then_rerun(step: str, rerun: str, tmp_path: Path) -> N
     with FakeBatchGemini(api_key=KEY) as fake:
         _kill_when_paused(_ogv(fake, out, *args, pause=step))
         # The rerun in-process: only the killed run needs to be a process of its own.
-        again = CliRunner().invoke(
-            ogv,
+        again = run_ogv(
             ["caption", *(args if rerun == "same" else ("--resume",)), "-o", str(out), *FLAGS],
             env={"GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": fake.base_url},
         )

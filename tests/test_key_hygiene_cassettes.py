@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
+from .paths import CASSETTES
 
 # Google API keys are "AIza" and 35 more characters; OpenAI keys start "sk-"; OAuth
 # access tokens "ya29."; a bearer credential is anything after "Bearer " that is not a

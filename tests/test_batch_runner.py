@@ -11,31 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from fakebatch import FakeBatchGemini
-from fakegemini import FakeGemini, images_in
-from imaging import encode, photo
+from click.testing import Result
 
 import openai_gemini_vision as ogv_lib
 from openai_gemini_vision.batch import BatchRun, FilesAPI, load_state, state_path, work_dir
-from openai_gemini_vision.cli import ogv
+
+from .clirunner import run_ogv
+from .fakebatch import FakeBatchGemini
+from .fakegemini import FakeGemini, images_in
+from .imaging import encode, photo
 
 # The `batch` command shadows its module's name on the package.
 cli_batch = importlib.import_module("openai_gemini_vision.cli.batch")
 
-KEY = "test-key-0123456789"
-
-
-@pytest.fixture(autouse=True)
-def key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A key in GEMINI_API_KEY, as a user would set it."""
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+# Every run here has a key in GEMINI_API_KEY, as a user would set it.
+pytestmark = pytest.mark.usefixtures("key")
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBatchGemini]:
-    """Gemini's Files API and batch endpoints on loopback."""
-    with FakeBatchGemini(api_key=KEY) as server:
+def fake(key: str) -> Iterator[FakeBatchGemini]:
+    """Gemini's Files API and batch endpoints on loopback, taking only the test key."""
+    with FakeBatchGemini(api_key=key) as server:
         yield server
 
 
@@ -57,8 +53,7 @@ def lines(out: Path) -> list[dict[str, Any]]:
 
 def batch(fake: FakeBatchGemini, *args: str, input: str | None = None) -> Result:
     """`ogv caption ... --batch` against the fake, polling without delay."""
-    return CliRunner().invoke(
-        ogv,
+    return run_ogv(
         ["caption", *args, "--batch", "--base-url", fake.base_url, "--poll-interval", "0"],
         input=input,
     )
@@ -71,8 +66,7 @@ def test_a_batch_run_writes_the_same_lines_as_online(fake: FakeBatchGemini, tmp_
     (tmp_path / "photos" / "notes.txt").write_text("not an image")
     online, offline = tmp_path / "online.jsonl", tmp_path / "batch.jsonl"
     with FakeGemini() as chat:
-        result = CliRunner().invoke(
-            ogv,
+        result = run_ogv(
             [
                 "caption",
                 str(tmp_path / "photos"),
@@ -228,12 +222,11 @@ def test_no_wait_then_status_then_resume(fake: FakeBatchGemini, tmp_path: Path) 
     assert submitted.exit_code == 0, submitted.output
     assert "1 of 2 job(s) under way" in submitted.stderr
     assert not out.read_text()
-    status = CliRunner().invoke(ogv, ["batch", "status", str(out), "--base-url", fake.base_url])
+    status = run_ogv(["batch", "status", str(out), "--base-url", fake.base_url])
     assert status.exit_code == 0, status.output
     assert f"job {fake.jobs_on(fake.created[0])[0]}" in status.stdout
     assert "shard 1: built" in status.stdout
-    resumed = CliRunner().invoke(
-        ogv,
+    resumed = run_ogv(
         [
             "caption",
             "--batch",
@@ -260,7 +253,7 @@ def test_cancel_stops_jobs_and_drops_what_was_not_submitted(
     args = [str(tmp_path / "photos"), "-p", "C", "-o", str(out), "--yes"]
     submitted = batch(fake, *args, "--no-wait", "--max-enqueued-tokens", "600")
     assert submitted.exit_code == 0, submitted.output
-    stopped = CliRunner().invoke(ogv, ["batch", "cancel", str(out), "--base-url", fake.base_url])
+    stopped = run_ogv(["batch", "cancel", str(out), "--base-url", fake.base_url])
     assert stopped.exit_code == 0, stopped.output
     (job,) = fake.batches.values()
     assert job["status"] == "cancelling"
@@ -317,8 +310,8 @@ def test_usage_errors(fake: FakeBatchGemini, tmp_path: Path) -> None:
     """Batch flags without --batch, or --resume with no run, exit 2 naming the fix."""
     make_images(tmp_path / "photos", 1)
     out = tmp_path / "out.jsonl"
-    no_batch = CliRunner().invoke(
-        ogv, ["caption", str(tmp_path / "photos"), "-p", "x", "-o", str(out), "--no-wait"]
+    no_batch = run_ogv(
+        ["caption", str(tmp_path / "photos"), "-p", "x", "-o", str(out), "--no-wait"]
     )
     assert no_batch.exit_code == 2
     assert "--no-wait only applies with --batch" in no_batch.stderr
@@ -366,7 +359,7 @@ def test_a_failed_upload_is_retried_and_a_lasting_one_loses_nothing(
 
 
 def test_the_key_and_upload_addresses_never_reach_disk_or_logs(
-    fake: FakeBatchGemini, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake: FakeBatchGemini, key: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """State, shards and logs hold no key and no upload id; the Files API gets the key as a header."""
     make_images(tmp_path / "photos", 2)
@@ -383,13 +376,13 @@ def test_the_key_and_upload_addresses_never_reach_disk_or_logs(
     written = state_path(out).read_text() + "".join(
         path.read_text(errors="replace") for path in work_dir(out).iterdir()
     )
-    for secret in [KEY, *upload_ids]:
+    for secret in [key, *upload_ids]:
         assert secret not in written
         assert secret not in caplog.text
         assert secret not in result.output
     assert "upload_id=<hidden>" in caplog.text
     files_calls = [entry for entry in fake.log if "/openai/" not in entry["path"]]
-    assert all(entry["headers"].get("x-goog-api-key") == KEY for entry in files_calls)
+    assert all(entry["headers"].get("x-goog-api-key") == key for entry in files_calls)
     assert all("key=" not in entry["path"] for entry in fake.log)
 
 

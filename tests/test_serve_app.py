@@ -17,15 +17,15 @@ pytest.importorskip("uvicorn", reason="the gateway's tests need the 'serve' extr
 
 import httpx2
 import openai
-from fakegemini import FakeGemini, images_in
 from PIL import Image
 from pydantic import SecretStr
-from servekit import GATEWAY_KEY, UPSTREAM_KEY, config_for, running
 
 from openai_gemini_vision.serve import ESTIMATE_HEADER
 
+from .fakegemini import FakeGemini, images_in
+from .servekit import GATEWAY_KEY, MODEL, UPSTREAM_KEY, config_for, running
+
 NODE_DIR = Path(__file__).parent / "node"
-MODEL = "gemini-2.5-flash"
 
 
 def _gif() -> bytes:
@@ -45,13 +45,6 @@ def _content(image_urls: list[str]) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"type": "text", "text": "What is in these pictures?"}]
     parts += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
     return parts
-
-
-@pytest.fixture
-def fake() -> Any:
-    """A fake Gemini on loopback, also serving the image URLs the clients send."""
-    with FakeGemini() as server:
-        yield server
 
 
 def _localhost(url: str) -> str:

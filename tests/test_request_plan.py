@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from imaging import data_url, encode, image_bytes, photo
 from PIL import Image, ImageFile
 
 from openai_gemini_vision import (
@@ -16,6 +15,8 @@ from openai_gemini_vision import (
     prepare_messages,
 )
 from openai_gemini_vision.images import blob as blob_module
+
+from .imaging import data_url, encode, image_bytes, photo
 
 MODEL = "gemini-2.0-flash"  # a family whose price follows the size sent
 

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakebatch import FakeBatchGemini
-from imaging import data_url, image_bytes
 
 from openai_gemini_vision import BatchStateError, FilesAPIError
 from openai_gemini_vision.batch import (
@@ -25,6 +23,9 @@ from openai_gemini_vision.batch.build import request_line
 from openai_gemini_vision.batch.jobs import normal_status
 from openai_gemini_vision.batch.merge import answer_of
 from openai_gemini_vision.batch.state import save_state
+
+from .fakebatch import FakeBatchGemini
+from .imaging import data_url, image_bytes
 
 KEY = "test-key-parts-0123"
 

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from imaging import image_bytes
 
 from openai_gemini_vision import OpenAI, prepare_messages
 from openai_gemini_vision.batch import FilesAPI, Jobs
 from openai_gemini_vision.batch.build import custom_id, request_line
 from openai_gemini_vision.batch.jobs import ACTIVE, TERMINAL
 from openai_gemini_vision.caption import caption_messages
+
+from .imaging import image_bytes
 
 MODEL = "gemini-2.5-flash"
 

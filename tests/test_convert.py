@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from imaging import encode, image_bytes, photo
 from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
 
 from openai_gemini_vision import (
@@ -25,6 +24,8 @@ from openai_gemini_vision.images.convert import shrink as shrink_step
 from openai_gemini_vision.images.load import prepare_bytes
 from openai_gemini_vision.images.prepared import data_url
 from openai_gemini_vision.images.probe import planned_size, probe
+
+from .imaging import encode, image_bytes, photo
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
