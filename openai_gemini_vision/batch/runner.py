@@ -39,6 +39,7 @@ from .files import FilesAPI
 from .jobs import ACTIVE, Jobs, JobView
 from .limits import MAX_CONCURRENT_JOBS, MAX_FILE_BYTES, MAX_STORED_BYTES, default_enqueued_tokens
 from .merge import merge_shard
+from .repair import rebuild_shard, shard_intact
 from .results import LineAppender, scan_results
 from .state import (
     RunState,
@@ -330,6 +331,10 @@ class BatchRun:
             if found is not None and found.size in (None, shard.bytes):
                 self._uploaded(shard, found.name)
                 return
+        assert self.state is not None
+        if not shard_intact(self.folder, shard):  # torn by a system crash (see build.py)
+            self.on_event(f"shard {shard.index} was torn by a crash: writing it again")
+            rebuild_shard(self.folder, shard, run=self.state, policy=self.policy, results=self.out)
         shard.status = "uploading"
         self._save()
         remote = self.files.upload(self.folder / shard.jsonl, display_name=shard.display_name)

@@ -87,6 +87,9 @@ class ShardState:
     failed: int = 0
     reason: str | None = None
     output_files: list[str] = field(default_factory=list)
+    crc32: int | None = None
+    """CRC-32 of the input file as built: a file torn by a system crash is rebuilt before
+    it is uploaded (None in states written before it was recorded: not checked)."""
 
     @property
     def jsonl(self) -> str:

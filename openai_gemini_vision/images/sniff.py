@@ -247,14 +247,15 @@ def _huffman_problem(segment: bytes) -> str | None:
         if table_class > 1 or table_id > 3 or total > 256 or pos + 17 + total > len(segment):
             return "a Huffman table is invalid"
         code = 0
-        last = max((i for i, n in enumerate(counts, 1) if n), default=0)
-        for length in range(1, last + 1):
-            code += counts[length - 1]
+        # Past the longest code length in use the check cannot fail (a count of zero
+        # only doubles both sides), so all 16 lengths are walked without finding it.
+        for length, count in enumerate(counts, 1):
+            code += count
             if code >= 1 << length:  # more codes than bits allow (all-ones is reserved)
                 return "a Huffman table defines more codes than fit"
             code <<= 1
         symbols = segment[pos + 17 : pos + 17 + total]
-        if table_class == 0 and any(s > 15 for s in symbols):
+        if table_class == 0 and symbols and max(symbols) > 15:
             return "a DC Huffman table holds impossible symbols"
         pos += 17 + total
     return None

@@ -14,7 +14,7 @@ hook, the command line and a gateway to send it on untouched rather than prepare
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "aprepare_messages",
     "is_prepared",
     "prepare_messages",
+    "prepare_messages_as",
 ]
 
 
@@ -84,6 +85,7 @@ def _build(
     policy: ImagePolicy,
     pricing: _Pricing,
     extra_bytes: int,
+    url_of: Callable[[PreparedImage], str],
 ) -> PreparedRequest:
     """Load every image, fit the budget, and write the parts: the CPU-bound half."""
     loader = Loader(policy, fetched)
@@ -99,7 +101,7 @@ def _build(
     for slot in plan.slots:
         entry, use = by_slot[id(slot)]
         image = entry.prepare()
-        slot.content[slot.index]["image_url"]["url"] = image.data_url
+        slot.content[slot.index]["image_url"]["url"] = url_of(image)
         relabel = use.label and use.label != image.source
         images.append(image.model_copy(update={"source": use.label}) if relabel else image)
     return PreparedRequest(
@@ -139,7 +141,32 @@ def prepare_messages(
     pricing = _Pricing(model, backend, media_resolution)
     plan = plan_request(messages, policy, model=model, backend=backend)
     fetched = fetch.fetch_many(plan.urls, policy) if plan.urls else {}
-    return _build(plan, fetched, policy, pricing, extra_bytes)
+    return _build(plan, fetched, policy, pricing, extra_bytes, _data_url)
+
+
+def _data_url(image: PreparedImage) -> str:
+    return image.data_url
+
+
+def prepare_messages_as(
+    messages: Iterable[Any],
+    url_of: Callable[[PreparedImage], str],
+    *,
+    model: str | None = None,
+    policy: ImagePolicy | None = None,
+) -> PreparedRequest:
+    """`prepare_messages`, with each image part's URL written as `url_of(image)`.
+
+    Everything else is `prepare_messages` itself: the same images, checks, budget and
+    estimate. `url_of` is called once per image part, in message order, with the image
+    as sent; the batch build writes a marker there and splices the base64 payload into
+    its JSON line, which spares building a data URL string and copying it again.
+    """
+    policy = policy or DEFAULT_POLICY
+    pricing = _Pricing(model, None, None)
+    plan = plan_request(messages, policy, model=model)
+    fetched = fetch.fetch_many(plan.urls, policy) if plan.urls else {}
+    return _build(plan, fetched, policy, pricing, 0, url_of)
 
 
 async def aprepare_messages(
@@ -159,9 +186,9 @@ async def aprepare_messages(
         functools.partial(plan_request, messages, policy, model=model, backend=backend)
     )
     if not plan.slots:
-        return _build(plan, {}, policy, pricing, extra_bytes)
+        return _build(plan, {}, policy, pricing, extra_bytes, _data_url)
     fetched = await fetch.afetch_many(plan.urls, policy) if plan.urls else {}
     # Decoding and re-encoding (a 40 MB PNG takes seconds) must not stall the event loop;
     # anyio's thread runs under asyncio and trio alike, as openai's async client does.
-    work = functools.partial(_build, plan, fetched, policy, pricing, extra_bytes)
+    work = functools.partial(_build, plan, fetched, policy, pricing, extra_bytes, _data_url)
     return await anyio.to_thread.run_sync(work)
