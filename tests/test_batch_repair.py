@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakebatch import FakeBatchGemini
-from imaging import encode, photo
 
 import openai_gemini_vision as ogv_lib
 from openai_gemini_vision import ImagePolicy, prepare_messages
@@ -18,14 +16,16 @@ from openai_gemini_vision.batch.build import custom_id, prepared_line
 from openai_gemini_vision.caption.captioner import caption_messages
 from openai_gemini_vision.errors import BatchStateError, CorruptImageError
 
-KEY = "test-key-repair-0123"
+from .fakebatch import FakeBatchGemini
+from .imaging import encode, photo
+
 MODEL = "gemini-2.5-flash"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBatchGemini]:
+def fake(gemini_key: str) -> Iterator[FakeBatchGemini]:
     """Gemini's Files API and batch endpoints on loopback."""
-    with FakeBatchGemini(api_key=KEY) as server:
+    with FakeBatchGemini(api_key=gemini_key) as server:
         yield server
 
 
@@ -89,7 +89,7 @@ def _built_run(fake: FakeBatchGemini, tmp_path: Path, count: int) -> tuple[Batch
         path = folder / f"p{seed}.jpg"
         path.write_bytes(encode(photo(32, 24, seed=seed), "JPEG"))
         paths.append(path)
-    client = ogv_lib.OpenAI(api_key=KEY, base_url=fake.base_url)
+    client = ogv_lib.OpenAI(api_key=fake.api_key, base_url=fake.base_url)
     run = BatchRun(tmp_path / "out.jsonl", client=client, own_client=True)
     state = run.start(
         [str(p) for p in paths], prompt="Caption", model=MODEL, inputs=[], max_file_bytes=4000
