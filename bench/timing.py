@@ -33,6 +33,8 @@ def measure(runs: int, recipes: Mapping[str, Callable[[], object]]) -> dict[str,
     trimmed, pages to fault back in) falls on every other recipe in turn, not always
     on the one after it.
     """
+    if not recipes:  # every alternative of this kind missing (the bench extra not installed)
+        return {}
     times: dict[str, list[float]] = {name: [] for name in recipes}
     faults: dict[str, list[int]] = {name: [] for name in recipes}
     for recipe in recipes.values():
