@@ -109,7 +109,24 @@ def test_a_passthrough_image_is_estimated_from_its_head_and_tail(
     estimate = estimate_tokens([{"role": "user", "content": [path]}], MODEL)
     assert estimate.images[0].bytes_as_sent == size
     assert estimate.images[0].size == (1200, 900)
-    assert sum(read) < size / 2
+    # Its first kilobyte (is it a PDF or a video?), the head once (the header probe and
+    # the completeness check share it), then the last 4 kB (the end marker).
+    assert sum(read) <= 1024 + blob_module.HEAD_BYTES + 4096 < size / 2
+
+
+@pytest.mark.parametrize("trailing", [10_000, 100_000])
+def test_a_jpeg_with_bytes_after_its_end_marker_is_estimated_as_sent(
+    tmp_path: Path, trailing: int
+) -> None:
+    """Bytes a camera or editor appends after the end marker do not make a JPEG broken,
+    however far the marker is from the end: the estimate and sending both take it as is."""
+    path = tmp_path / "appended.jpg"
+    path.write_bytes(encode(_noise(600, 400), "JPEG") + b"\x00" * trailing)
+    messages = [{"role": "user", "content": [path]}]
+    estimate = estimate_tokens(messages, MODEL)
+    prepared = prepare_messages(messages)
+    assert estimate.images[0].changes == prepared.images[0].changes == ()
+    assert estimate.images[0].bytes_as_sent == prepared.images[0].byte_size == path.stat().st_size
 
 
 def test_a_half_copied_file_is_refused_by_both_in_the_same_words(tmp_path: Path) -> None:

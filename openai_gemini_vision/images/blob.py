@@ -138,17 +138,21 @@ class FileBlob(Blob):
         self.path = path
         self._data: bytes | None = None
         self._handle: IO[bytes] | None = None
+        # The first bytes, once read: the header probe, the completeness check and the
+        # document sniff all start there, and each would otherwise read them again.
+        self._head = b""
         try:
             handle = open(path, "rb")  # noqa: SIM115 - kept open for range reads; see close()
         except (OSError, ValueError) as exc:
             raise _file_error(path, exc) from None
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
             with handle:
                 self._data = self._read(handle)
             self.size = len(self._data)
             return
         self._handle = handle
-        self.size = os.fstat(handle.fileno()).st_size
+        self.size = status.st_size
 
     def _read(self, handle: IO[bytes]) -> bytes:
         try:
@@ -159,10 +163,17 @@ class FileBlob(Blob):
     def read_at(self, offset: int, length: int) -> bytes:
         if self._data is not None or self._handle is None:
             return self.all()[offset : offset + length]
+        if offset + length <= len(self._head):
+            return self._head[offset : offset + length]
         try:
             return os.pread(self._handle.fileno(), max(0, length), offset)
         except OSError as exc:
             raise _file_error(self.path, exc) from None
+
+    def head(self, length: int = HEAD_BYTES) -> bytes:
+        if self._data is None and self._handle is not None and length > len(self._head):
+            self._head = self.read_at(0, length)
+        return self.read_at(0, length)
 
     def all(self) -> bytes:
         if self._data is None:

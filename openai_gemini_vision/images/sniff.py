@@ -327,8 +327,9 @@ def _heif_problem(blob: Blob) -> str | None:
 
 # How far from the end a JPEG's end-of-image marker is looked for before reading the
 # whole file: cameras append a few kilobytes after it at most (and MPO files a second
-# image, which ends with a marker of its own).
-_JPEG_TAIL = 64 * 1024
+# image, which ends with a marker of its own). The last few kilobytes are tried first:
+# the marker is almost always in them.
+_JPEG_TAILS = (4 * 1024, 64 * 1024)
 
 
 def _jpeg_problem(blob: Blob) -> str | None:
@@ -338,12 +339,10 @@ def _jpeg_problem(blob: Blob) -> str | None:
         start = _jpeg_scan_start(blob.all())  # segments longer than the head (big ICC)
     if isinstance(start, str):
         return start
-    if (
-        not blob.complete
-        and start < blob.size - _JPEG_TAIL
-        and b"\xff\xd9" in blob.tail(_JPEG_TAIL)
-    ):
-        return None
+    if not blob.complete:
+        for length in _JPEG_TAILS:
+            if start < blob.size - length and blob.tail(length).rfind(b"\xff\xd9") >= 0:
+                return None
     # Entropy-coded data never holds FF D9 (0xFF is stuffed as FF 00), so the
     # end-of-image marker after the first scan is the file's true end.
     if blob.all().rfind(b"\xff\xd9", start) < 0:
