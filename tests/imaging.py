@@ -6,6 +6,7 @@ import base64
 import io
 import random
 import struct
+from pathlib import Path
 
 from PIL import Image
 
@@ -37,6 +38,26 @@ def encode(im: Image.Image, fmt: str, *, orientation: int | None = None, **save:
     buf = io.BytesIO()
     im.save(buf, fmt, **save)
     return buf.getvalue()
+
+
+def photo_files(
+    folder: Path,
+    count: int,
+    *,
+    fmt: str = "PNG",
+    size: tuple[int, int] = (24, 16),
+    start: int = 0,
+    name: str = "img",
+) -> list[Path]:
+    """`count` distinct small photos written into `folder` (made if missing), in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = {"JPEG": "jpg"}.get(fmt, fmt.lower())
+    paths = []
+    for seed in range(start, start + count):
+        path = folder / f"{name}{seed:03d}.{suffix}"
+        path.write_bytes(encode(photo(*size, seed=seed), fmt))
+        paths.append(path)
+    return paths
 
 
 def image_bytes(fmt: str = "PNG", width: int = 64, height: int = 48, **save: object) -> bytes:

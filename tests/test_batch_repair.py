@@ -17,7 +17,7 @@ from openai_gemini_vision.caption.captioner import caption_messages
 from openai_gemini_vision.errors import BatchStateError, CorruptImageError
 
 from .fakebatch import FakeBatchGemini
-from .imaging import encode, photo
+from .imaging import encode, photo, photo_files
 
 MODEL = "gemini-2.5-flash"
 
@@ -82,13 +82,7 @@ def test_a_truncated_jpeg_is_refused_with_the_online_words() -> None:
 
 def _built_run(fake: FakeBatchGemini, tmp_path: Path, count: int) -> tuple[BatchRun, list[Path]]:
     """A run built over `count` small JPEGs, two requests a shard, not yet confirmed."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    paths = []
-    for seed in range(count):
-        path = folder / f"p{seed}.jpg"
-        path.write_bytes(encode(photo(32, 24, seed=seed), "JPEG"))
-        paths.append(path)
+    paths = photo_files(tmp_path / "photos", count, fmt="JPEG", size=(32, 24), name="p")
     client = ogv_lib.OpenAI(api_key=fake.api_key, base_url=fake.base_url)
     run = BatchRun(tmp_path / "out.jsonl", client=client, own_client=True)
     state = run.start(

@@ -19,7 +19,7 @@ from openai_gemini_vision.batch import BatchRun, FilesAPI, load_state, state_pat
 from .clirunner import run_ogv
 from .fakebatch import FakeBatchGemini
 from .fakegemini import FakeGemini, images_in
-from .imaging import encode, photo
+from .imaging import photo_files
 
 # The `batch` command shadows its module's name on the package.
 cli_batch = importlib.import_module("openai_gemini_vision.cli.batch")
@@ -37,13 +37,7 @@ def fake(key: str) -> Iterator[FakeBatchGemini]:
 
 def make_images(folder: Path, count: int, *, start: int = 0) -> list[Path]:
     """`count` distinct small PNGs in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for seed in range(start, start + count):
-        path = folder / f"img{seed:03d}.png"
-        path.write_bytes(encode(photo(24, 16, seed=seed), "PNG"))
-        paths.append(path)
-    return paths
+    return photo_files(folder, count, start=start)
 
 
 def lines(out: Path) -> list[dict[str, Any]]:

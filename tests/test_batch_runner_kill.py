@@ -23,7 +23,7 @@ from openai_gemini_vision.batch.state import PAUSE_VARIABLE
 
 from .clirunner import run_ogv
 from .fakebatch import FakeBatchGemini
-from .imaging import encode, photo
+from .imaging import photo_files
 
 KEY = "test-key-kill"
 # Each request of these images is estimated at about 260 tokens: three fit under 800, so
@@ -88,13 +88,7 @@ def _until_paused(process: subprocess.Popen[str], lines: queue.Queue[str | None]
 
 
 def _images(folder: Path, count: int) -> list[Path]:
-    folder.mkdir()
-    paths = []
-    for seed in range(count):
-        path = folder / f"img{seed}.png"
-        path.write_bytes(encode(photo(24, 16, seed=seed), "PNG"))
-        paths.append(path)
-    return paths
+    return photo_files(folder, count)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,16 @@ def _error(response: httpx2.Response) -> dict[str, Any]:
     return error
 
 
+def _say_x(base_url: str, *, timeout: float = 5.0) -> httpx2.Response:
+    """A one-line text chat through the gateway, with the gateway key."""
+    return httpx2.post(
+        f"{base_url}/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
+        headers=AUTH,
+        timeout=timeout,
+    )
+
+
 def _png(size: tuple[int, int]) -> bytes:
     out = io.BytesIO()
     Image.effect_noise(size, 64).convert("RGB").save(out, "PNG")
@@ -176,11 +186,7 @@ def test_upstream_500_passes_with_its_status(fake: FakeGemini) -> None:
     """Gemini's 500 stays a 500, its message readable."""
     fake.script(500)
     with running(config_for(fake)) as gateway:
-        response = httpx2.post(
-            f"{gateway.base_url}/chat/completions",
-            json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-            headers=AUTH,
-        )
+        response = _say_x(gateway.base_url)
     assert response.status_code == 500
     assert "An internal error has occurred" in _error(response)["message"]
     assert _error(response)["type"] == "server_error"
@@ -190,11 +196,7 @@ def test_upstream_reset_is_a_502(fake: FakeGemini) -> None:
     """An upstream that resets the connection gives a 502 naming the upstream."""
     fake.script(RESET)
     with running(config_for(fake)) as gateway:
-        response = httpx2.post(
-            f"{gateway.base_url}/chat/completions",
-            json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-            headers=AUTH,
-        )
+        response = _say_x(gateway.base_url)
     assert response.status_code == 502
     assert _error(response)["code"] == "upstream_unreachable"
 
@@ -207,11 +209,7 @@ def test_upstream_unreachable_is_a_502() -> None:
     with FakeGemini() as fake:
         config = config_for(fake, upstream=f"http://127.0.0.1:{port}/v1beta/openai/")
     with running(config) as gateway:
-        response = httpx2.post(
-            f"{gateway.base_url}/chat/completions",
-            json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-            headers=AUTH,
-        )
+        response = _say_x(gateway.base_url)
     assert response.status_code == 502
     assert "could not be reached" in _error(response)["message"]
 
@@ -220,12 +218,7 @@ def test_upstream_never_answering_is_a_504_and_the_request_is_cancelled(fake: Fa
     """After request_timeout without an answer: a 504, and the upstream sees the request dropped."""
     fake.script(HANG)
     with running(config_for(fake, request_timeout=0.5)) as gateway:
-        response = httpx2.post(
-            f"{gateway.base_url}/chat/completions",
-            json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-            headers=AUTH,
-            timeout=60,
-        )
+        response = _say_x(gateway.base_url, timeout=60)
         assert fake.wait_for(lambda f: f.cancelled == 1)
     assert response.status_code == 504
     assert _error(response)["code"] == "upstream_timeout"
