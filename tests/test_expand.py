@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,26 @@ def test_ogv_ask_sends_the_pages_and_frames_chosen(
     sent = run_ogv([*args, "--base-url", fake.base_url])
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.startswith("I see 4 image(s)")
+
+
+@pytest.mark.parametrize("hidden", ["pypdfium2", "av"])
+def test_ogv_names_the_document_when_the_extra_is_missing(
+    pdf: Path, clip: Path, hidden: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the documents extra, `ogv ask` names the file and the install, as it names
+    a broken image: `ogv: report.pdf: PDF pages need pypdfium2 ...`."""
+    monkeypatch.setitem(sys.modules, hidden, None)
+    document = pdf if hidden == "pypdfium2" else clip
+    result = run_ogv(["ask", document, "--prompt", "Summarise", "--dry-run"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"ogv: {document}: ")
+    assert "pip install 'openai-gemini-vision[documents]'" in result.stderr
+    assert "messages[" not in result.stderr
+
+
+def test_ogv_names_the_pdf_whose_pages_do_not_exist(pdf: Path) -> None:
+    """A --pages selection past the end names the file and the flag."""
+    result = run_ogv(["ask", pdf, "--prompt", "Summarise", "--dry-run", "--pages", "9"])
+    assert result.exit_code != 0
+    assert result.stderr.startswith(f"ogv: {pdf}: ")
+    assert "--pages" in result.stderr

@@ -78,16 +78,35 @@ def _expanded(
     backend: str | None,
     keep: list[PreparedImage],
 ) -> list[Any] | None:
-    """The parts a document or video stands for, or None when `part` is something else."""
+    """The parts a document or video stands for, or None when `part` is something else.
+
+    An error names the document (its path or file name), as an image's error does."""
     if isinstance(part, dict) and part.get("type") == "file":
         if policy.send_pdf_as_file:
             return None
         data, label = pdf_from_file_part(part)
-        pages = render_pages(data, model=model, backend=backend, policy=policy, source=label)
-        return _parts(((page.label, page.prepared()) for page in pages), keep)
+        try:
+            pages = render_pages(data, model=model, backend=backend, policy=policy, source=label)
+            return _parts(((page.label, page.prepared()) for page in pages), keep)
+        except GeminiVisionError as exc:
+            raise exc.from_source(label) from None
     source = _source(part)
     if source is None:
         return None
+    try:
+        return _document(source, policy, model, backend, keep)
+    except GeminiVisionError as exc:
+        raise exc.from_source(source.error_label) from None
+
+
+def _document(
+    source: Source,
+    policy: ImagePolicy,
+    model: str | None,
+    backend: str | None,
+    keep: list[PreparedImage],
+) -> list[Any] | None:
+    """The pages or frames `source` holds when it is a PDF or a video, else None."""
     head = _head(source, policy)
     if is_pdf(head):
         data = source.blob(policy).all()
