@@ -163,15 +163,19 @@ class FileBlob(Blob):
     def read_at(self, offset: int, length: int) -> bytes:
         if self._data is not None or self._handle is None:
             return self.all()[offset : offset + length]
-        if offset + length <= len(self._head):
-            return self._head[offset : offset + length]
+        if offset + length <= len(self._head) or len(self._head) >= self.size > 0:
+            return self._head[offset : offset + length]  # the head, or the whole small file
         try:
             return os.pread(self._handle.fileno(), max(0, length), offset)
         except OSError as exc:
             raise _file_error(self.path, exc) from None
 
     def head(self, length: int = HEAD_BYTES) -> bytes:
-        if self._data is None and self._handle is not None and length > len(self._head):
+        if (
+            self._data is None
+            and self._handle is not None
+            and len(self._head) < min(length, self.size)
+        ):
             self._head = self.read_at(0, length)
         return self.read_at(0, length)
 
