@@ -137,11 +137,24 @@ def prepare_messages(
         backend: where the request is billed, "gemini-api" (None) or "vertex-ai".
         media_resolution: the request's media resolution, if it carries one.
     """
-    policy = policy or DEFAULT_POLICY
+    return _prepare(
+        messages, _data_url, model, policy or DEFAULT_POLICY, extra_bytes, backend, media_resolution
+    )
+
+
+def _prepare(
+    messages: Iterable[Any],
+    url_of: Callable[[PreparedImage], str],
+    model: str | None,
+    policy: ImagePolicy,
+    extra_bytes: int,
+    backend: str | None,
+    media_resolution: str | None,
+) -> PreparedRequest:
     pricing = _Pricing(model, backend, media_resolution)
     plan = plan_request(messages, policy, model=model, backend=backend)
     fetched = fetch.fetch_many(plan.urls, policy) if plan.urls else {}
-    return _build(plan, fetched, policy, pricing, extra_bytes, _data_url)
+    return _build(plan, fetched, policy, pricing, extra_bytes, url_of)
 
 
 def _data_url(image: PreparedImage) -> str:
@@ -162,11 +175,7 @@ def prepare_messages_as(
     as sent; the batch build writes a marker there and splices the base64 payload into
     its JSON line, which spares building a data URL string and copying it again.
     """
-    policy = policy or DEFAULT_POLICY
-    pricing = _Pricing(model, None, None)
-    plan = plan_request(messages, policy, model=model)
-    fetched = fetch.fetch_many(plan.urls, policy) if plan.urls else {}
-    return _build(plan, fetched, policy, pricing, 0, url_of)
+    return _prepare(messages, url_of, model, policy or DEFAULT_POLICY, 0, None, None)
 
 
 async def aprepare_messages(
