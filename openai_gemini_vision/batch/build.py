@@ -46,7 +46,7 @@ try:
 except ImportError:  # pragma: no cover - platforms without an isal wheel
     from zlib import crc32
 
-from ..caption.captioner import caption_messages
+from ..caption.captioner import caption_messages, error_text
 from ..caption.ledger import Record, blank_record, estimate_fields
 from ..errors import InvalidArgumentError
 from ..images.prepared import PreparedImage
@@ -197,10 +197,6 @@ class _Prepared:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-
-
 class ShardWriter:
     """Writes request lines into shard files, closing one before it passes either limit."""
 
@@ -326,7 +322,7 @@ class _Worker:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            return _Prepared(path, outcome="unusable", error=_error_text(exc))
+            return _Prepared(path, outcome="unusable", error=error_text(exc))
         sha256 = hashlib.sha256(data).hexdigest()
         key = (sha256, self.prompt, self.model)
         item = _Prepared(path, sha256)
@@ -352,7 +348,7 @@ class _Worker:
                 policy=self.policy,
             )
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
-            item.outcome, item.error = "unusable", _error_text(exc)
+            item.outcome, item.error = "unusable", error_text(exc)
 
 
 def _in_order(work: Callable[[str], _Prepared], paths: Iterable[str]) -> Iterator[_Prepared]:

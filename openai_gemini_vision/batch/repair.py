@@ -19,9 +19,10 @@ try:
 except ImportError:  # pragma: no cover - platforms without an isal wheel
     from zlib import crc32
 
+from ..caption.captioner import error_text
 from ..errors import BatchStateError
 from ..policy import ImagePolicy
-from .build import _error_text, prepared_line
+from .build import prepared_line
 from .state import RunState, ShardState, _sync_folder
 
 __all__ = ["rebuild_shard", "shard_intact"]
@@ -104,7 +105,7 @@ def _write_again(
             try:
                 data = Path(path).read_bytes()
             except OSError as exc:
-                raise _Unrebuildable(path, _error_text(exc)) from None
+                raise _Unrebuildable(path, error_text(exc)) from None
             sha256 = hashlib.sha256(data).hexdigest()
             if sha256 != entry["sha256"]:
                 raise _Unrebuildable(path, "its bytes changed since the build")
@@ -113,7 +114,7 @@ def _write_again(
                     path, data, sha256, prompt=prompt, model=model, policy=policy
                 )
             except Exception as exc:  # noqa: BLE001 - named in the error, whatever it is
-                raise _Unrebuildable(path, _error_text(exc)) from None
+                raise _Unrebuildable(path, error_text(exc)) from None
             for piece in pieces:
                 handle.write(piece)
                 checksum = crc32(piece, checksum)

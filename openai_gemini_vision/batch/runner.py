@@ -54,7 +54,6 @@ from .state import (
 
 __all__ = ["BatchProgress", "BatchRun"]
 
-
 # Shard states that hold an uploaded input file, and those whose job holds enqueued tokens.
 _STORED = frozenset({"uploaded", "submitting", "submitted", "finished", "merging"})
 _PENDING = frozenset({"built", "uploading", "uploaded"})
@@ -214,6 +213,11 @@ class BatchRun:
             if on_image is not None:
                 on_image()
 
+        def write_line(record: Record) -> None:  # written before any job exists
+            appender.append({**record, "batch": {"run": state.run_id, "job": None}})
+            if record.get("error") is not None:  # an unusable file: failed, as online
+                self.progress.failed[record["path"]] = record["error"]
+
         with LineAppender(self.out) as appender:
             try:
                 counts = build_shards(
@@ -223,7 +227,7 @@ class BatchRun:
                     policy=self.policy,
                     known=known,
                     writer=writer,
-                    write_line=lambda record: appender.append(self._tagged(record, None)),
+                    write_line=write_line,
                     retry_failed=state.retry_failed,
                     already_written=known.written.get("", set()),
                     on_image=each_image,
@@ -234,10 +238,6 @@ class BatchRun:
         state.phase = "built"
         self._save()
         return state
-
-    def _tagged(self, record: Record, job: str | None) -> Record:
-        assert self.state is not None
-        return {**record, "batch": {"run": self.state.run_id, "job": job}}
 
     @property
     def counts(self) -> BuildCounts:

@@ -48,6 +48,7 @@ __all__ = [
     "FoundImages",
     "Outcome",
     "caption_messages",
+    "error_text",
     "find_images",
     "is_image_file",
     "run_sync",
@@ -193,8 +194,9 @@ def _read(path: str) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
-def _error_text(exc: BaseException) -> str:
-    # The line names its file already: a library error's place in the messages is noise.
+def error_text(exc: BaseException) -> str:
+    """An error line's text: the type and the message, on one line, without the place in
+    the messages (the line names its file already). Batch lines use it too."""
     text = exc.message if isinstance(exc, GeminiVisionError) else str(exc)
     return f"{type(exc).__name__}: {' '.join(text.split())}"
 
@@ -308,7 +310,7 @@ class Captioner:
             data, sha256 = await asyncio.to_thread(_read, path)
         except OSError as exc:
             await self._take_turn(index, None)
-            return await self._write(writer, self._record(path, None, error=_error_text(exc)))
+            return await self._write(writer, self._record(path, None, error=error_text(exc)))
         key = (sha256, self.prompt, self.model)
         pending = await self._take_turn(index, key)
         if (path, key) in self._answered.paths:
@@ -364,7 +366,7 @@ class Captioner:
                 backend=self.backend,
             )
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
-            return self._record(path, sha256, error=_error_text(exc))
+            return self._record(path, sha256, error=error_text(exc))
         base = self._record(path, sha256)
         base["estimate"] = estimate_fields(prepared.estimate)
         base["changes"] = [change for image in prepared.images for change in image.changes]
@@ -375,7 +377,7 @@ class Captioner:
             )
         except openai.OpenAIError as exc:
             if not _stops_the_run(exc):
-                return {**base, "error": _error_text(exc)}
+                return {**base, "error": error_text(exc)}
             self._fatal = self._fatal or exc
             self._cancel_others()
             return None
